@@ -1,0 +1,108 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { defaultConfig, LOG_LEVELS, type Config, type LogLevel } from './schema.ts';
+
+/** A config problem: the CLI prints it and exits 1 (never a stack trace for a typo). */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Tree = { [key: string]: unknown };
+
+function isTree(value: unknown): value is Tree {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `REGISTRY_<SECTION>_<KEY>=value` overrides one key, as in distribution: REGISTRY_HTTP_ADDR sets
+ * http.addr, REGISTRY_STORAGE_DELETE_ENABLED sets storage.delete.enabled. Values are YAML scalars.
+ */
+export function applyEnvOverrides(tree: Tree, env: NodeJS.ProcessEnv): Tree {
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('REGISTRY_') || value === undefined) continue;
+    const keys = name.slice('REGISTRY_'.length).toLowerCase().split('_').filter(Boolean);
+    const last = keys.pop();
+    if (!last) continue;
+    let node = tree;
+    for (const key of keys) {
+      const child = node[key];
+      node = isTree(child) ? child : (node[key] = {});
+    }
+    node[last] = parseYaml(value) as unknown;
+  }
+  return tree;
+}
+
+function pick(tree: unknown, path: readonly string[]): unknown {
+  let node: unknown = tree;
+  for (const key of path) node = isTree(node) ? node[key] : undefined;
+  return node;
+}
+
+function stringAt(tree: Tree, path: readonly string[], fallback: string): string {
+  const value = pick(tree, path);
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  throw new ConfigError(`${path.join('.')} must be a string`);
+}
+
+function booleanAt(tree: Tree, path: readonly string[], fallback: boolean): boolean {
+  const value = pick(tree, path);
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === 'boolean') return value;
+  throw new ConfigError(`${path.join('.')} must be true or false`);
+}
+
+function logLevelAt(tree: Tree, fallback: LogLevel): LogLevel {
+  const value = stringAt(tree, ['log', 'level'], fallback).toLowerCase();
+  const level = value === 'warning' ? 'warn' : value;
+  if (!LOG_LEVELS.includes(level as LogLevel)) throw new ConfigError(`log.level must be one of ${LOG_LEVELS.join(', ')}`);
+  return level as LogLevel;
+}
+
+/** Builds a checked Config from a parsed YAML tree (or {}), after env overrides. */
+export function buildConfig(tree: Tree, env: NodeJS.ProcessEnv = {}): Config {
+  const merged = applyEnvOverrides(structuredClone(tree), env);
+  const d = defaultConfig;
+  const config: Config = {
+    version: stringAt(merged, ['version'], d.version),
+    log: { level: logLevelAt(merged, d.log.level) },
+    http: { addr: stringAt(merged, ['http', 'addr'], d.http.addr) },
+    storage: {
+      filesystem: { rootdirectory: stringAt(merged, ['storage', 'filesystem', 'rootdirectory'], d.storage.filesystem.rootdirectory) },
+      delete: { enabled: booleanAt(merged, ['storage', 'delete', 'enabled'], d.storage.delete.enabled) },
+    },
+  };
+  parseAddr(config.http.addr);
+  return config;
+}
+
+export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<Config> {
+  if (file === undefined) return buildConfig({}, env);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  let tree: unknown;
+  try {
+    tree = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (tree !== null && tree !== undefined && !isTree(tree)) throw new ConfigError(`${file} must hold a YAML mapping`);
+  return buildConfig(isTree(tree) ? tree : {}, env);
+}
+
+/** `host:port`, `[v6]:port` or `:port` → listen options. */
+export function parseAddr(addr: string): { host: string | undefined; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr.trim());
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new ConfigError(`http.addr must be host:port, got ${JSON.stringify(addr)}`);
+  const host = match[1] ?? match[2];
+  return { host: host ? host : undefined, port };
+}

@@ -1,0 +1,32 @@
+/**
+ * Quayside's configuration. Keys are the reference registry's where they apply
+ * (distribution configuration.Configuration: version, log.level, http.addr,
+ * storage.filesystem.rootdirectory, storage.delete.enabled, storage.maintenance...), so a
+ * docker-registry config.yml works here unchanged for the parts we share.
+ */
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'silent';
+
+export interface Config {
+  readonly version: string;
+  readonly log: { readonly level: LogLevel };
+  readonly http: {
+    /** host:port, `:port` for every interface, port 0 for any free port. */
+    readonly addr: string;
+  };
+  readonly storage: {
+    readonly filesystem: { readonly rootdirectory: string };
+    readonly delete: { readonly enabled: boolean };
+  };
+}
+
+export const defaultConfig: Config = {
+  version: '0.1',
+  log: { level: 'info' },
+  http: { addr: '127.0.0.1:5000' },
+  storage: {
+    filesystem: { rootdirectory: './data' },
+    delete: { enabled: false },
+  },
+};
+
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug', 'silent'];

@@ -1,0 +1,17 @@
+import { RegistryError } from './registry-error.ts';
+
+/**
+ * The one translator from anything thrown to a RegistryError. Domain code (storage, uploads,
+ * workers) throws plain failures without HTTP in them; only here do they get a wire code.
+ * Anything unrecognised is an internal fault: UNKNOWN/500, and the caller logs the stack.
+ */
+export function toRegistryError(err: unknown): RegistryError {
+  if (err instanceof RegistryError) return err;
+  return new RegistryError('UNKNOWN', null, { cause: err });
+}
+
+/** True for the fs error codes that mean "there is nothing at that path". */
+export function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

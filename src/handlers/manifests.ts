@@ -1,0 +1,50 @@
+import { RegistryError } from '../errors/registry-error.ts';
+import { HEADER } from '../http/headers.ts';
+import { readBounded } from '../http/request-body.ts';
+import { sendBytes, sendEmpty } from '../http/respond.ts';
+import type { Handler } from '../http/context.ts';
+import { isValidTag } from '../routing/names.ts';
+import { parseReference, requireDeleteEnabled, requireParam } from './references.ts';
+
+/** Manifests up to this size are accepted; the spec asks registries to take at least 4 MiB. */
+export const MANIFEST_LIMIT = 4 * 1024 * 1024;
+
+/** end-3 (GET/HEAD by tag or digest): the stored bytes, with their digest and media type. */
+export const getManifest: Handler = async ({ req, res, params, services }) => {
+  const reference = parseReference(requireParam(params.reference, 'reference'));
+  const manifest = await services.manifests.get(params.name, reference);
+  sendBytes(req, res, 200, manifest.bytes, {
+    [HEADER.contentType]: manifest.mediaType,
+    [HEADER.contentDigest]: manifest.digest.value,
+    [HEADER.etag]: `"${manifest.digest.value}"`,
+  });
+};
+
+/**
+ * end-7: PUT a manifest by tag or digest; `?tag=a&tag=b` tags it several times at once
+ * (OCI 1.1). A manifest with a `subject` is answered with OCI-Subject so the client knows the
+ * registry indexed the referrer.
+ */
+export const putManifest: Handler = async ({ req, res, params, query, services }) => {
+  const reference = parseReference(requireParam(params.reference, 'reference'));
+  const tags = query.getAll('tag');
+  for (const tag of tags) {
+    if (!isValidTag(tag)) throw new RegistryError('TAG_INVALID', { tag: tag.slice(0, 300) });
+  }
+  const body = await readBounded(req, MANIFEST_LIMIT);
+  const { digest, parsed } = await services.manifests.put(params.name, reference, tags, body, req.headers[HEADER.contentType]);
+  sendEmpty(res, 201, {
+    [HEADER.location]: `/v2/${params.name}/manifests/${digest.value}`,
+    [HEADER.contentDigest]: digest.value,
+    ...(parsed.subject ? { [HEADER.ociSubject]: parsed.subject.digest.value } : {}),
+  });
+};
+
+/** end-9: DELETE by digest removes the manifest and its tags; by tag removes the tag only. */
+export const deleteManifest: Handler = async ({ res, params, services }) => {
+  requireDeleteEnabled(services);
+  const reference = parseReference(requireParam(params.reference, 'reference'));
+  if (typeof reference === 'string') await services.manifests.deleteTag(params.name, reference);
+  else await services.manifests.deleteRevision(params.name, reference);
+  sendEmpty(res, 202);
+};

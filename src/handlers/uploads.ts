@@ -1,0 +1,152 @@
+import { parseDigest, type Digest } from '../digest/digest.ts';
+import { RegistryError } from '../errors/registry-error.ts';
+import { formatUploadRange, HEADER, parseContentRange, type ByteRange } from '../http/headers.ts';
+import { hasBody } from '../http/request-body.ts';
+import { sendEmpty } from '../http/respond.ts';
+import type { Handler, RequestContext } from '../http/context.ts';
+import { isValidName } from '../routing/names.ts';
+import { commitUpload } from '../uploads/commit.ts';
+import { appendBody } from '../uploads/pipeline.ts';
+import { cancelUpload, createUpload, loadUpload, type UploadRef } from '../uploads/session.ts';
+import { requireParam } from './references.ts';
+
+/*
+ * The upload protocol, as real clients drive it:
+ *
+ *   docker push (one streamed PATCH per layer)     containerd / oras / skopeo (chunked)
+ *   POST   /v2/<name>/blobs/uploads/    → 202      POST   /v2/<name>/blobs/uploads/    → 202
+ *   PATCH  <Location>  (no Content-Range,          PATCH  <Location>  Content-Range: 0-N → 202
+ *          chunked body)                 → 202     PATCH  <Location>  Content-Range: N+1-M → 202
+ *   PUT    <Location>?digest=sha256:…    → 201     PUT    <Location>?digest=sha256:…    → 201
+ *
+ * plus POST ?digest= with the whole body (end-4b), POST ?mount=&from= (end-11), GET for the
+ * received range after a lost connection (end-13), and DELETE to cancel.
+ */
+
+function uploadLocation(ref: UploadRef): string {
+  return `/v2/${ref.repo}/blobs/uploads/${ref.id}`;
+}
+
+function sendUploadAccepted(ctx: RequestContext, status: 202 | 204, ref: UploadRef, size: number): void {
+  sendEmpty(ctx.res, status, {
+    [HEADER.location]: uploadLocation(ref),
+    [HEADER.range]: formatUploadRange(size),
+    [HEADER.uploadUuid]: ref.id,
+  });
+}
+
+function sendBlobCreated(ctx: RequestContext, digest: Digest): void {
+  sendEmpty(ctx.res, 201, {
+    [HEADER.location]: `/v2/${ctx.params.name}/blobs/${digest.value}`,
+    [HEADER.contentDigest]: digest.value,
+  });
+}
+
+/**
+ * The chunk's range from Content-Range (end-5), checked against Content-Length. Absent means a
+ * streamed append. A header we cannot read, or one that disagrees with the length, is 416.
+ */
+function chunkRange(ctx: RequestContext): ByteRange | undefined {
+  const header = ctx.req.headers[HEADER.contentRange];
+  if (header === undefined) return undefined;
+  const range = parseContentRange(header);
+  if (!range) throw new RegistryError('RANGE_NOT_SATISFIABLE', { contentRange: header.slice(0, 100), reason: 'Content-Range must be <start>-<end>' });
+  const length = ctx.req.headers[HEADER.contentLength];
+  if (length !== undefined && Number(length) !== range.end - range.start + 1) {
+    throw new RegistryError('RANGE_NOT_SATISFIABLE', { contentRange: header, contentLength: length, reason: 'Content-Length does not match Content-Range' });
+  }
+  return range;
+}
+
+/** Runs `fn` under the upload's lock, marking the upload as draining if the client goes away. */
+async function underLock<T>(ctx: RequestContext, ref: UploadRef, fn: () => Promise<T>): Promise<T> {
+  const { locks } = ctx.services.uploads;
+  const onClose = (): void => {
+    if (!ctx.req.complete) locks.markDraining(ref.id, true);
+  };
+  ctx.req.once('close', onClose);
+  try {
+    return await locks.run(ref.id, fn);
+  } finally {
+    ctx.req.off('close', onClose);
+    locks.markDraining(ref.id, false);
+  }
+}
+
+/** end-4a (start), end-4b (monolithic, ?digest=), end-11 (cross-repository mount, ?mount=&from=). */
+export const postUpload: Handler = async (ctx) => {
+  const { query, services, params } = ctx;
+  const mount = query.get('mount');
+  if (mount !== null) {
+    const digest = parseDigest(mount);
+    if (await tryMount(ctx, digest, query.get('from'))) {
+      sendBlobCreated(ctx, digest);
+      return;
+    }
+  }
+  const digestParam = query.get('digest');
+  const digest = digestParam === null ? undefined : parseDigest(digestParam);
+  const ref = await createUpload(services.driver, params.name);
+  if (!digest) {
+    sendUploadAccepted(ctx, 202, ref, 0);
+    return;
+  }
+  await underLock(ctx, ref, async () => {
+    if (hasBody(ctx.req)) await appendBody(services.uploads, ref, undefined, ctx.req);
+    await commitUpload(services.uploads, ref, digest);
+  });
+  sendBlobCreated(ctx, digest);
+};
+
+/** end-11: link a blob from `from` into this repository without moving a byte. */
+async function tryMount(ctx: RequestContext, digest: Digest, from: string | null): Promise<boolean> {
+  if (from === null) return false;
+  if (!isValidName(from)) throw new RegistryError('NAME_INVALID', { from: from.slice(0, 300) });
+  const { blobs } = ctx.services;
+  if ((await blobs.statInRepository(from, digest)) === undefined) return false;
+  await blobs.link(ctx.params.name, digest);
+  return true;
+}
+
+/** end-5: a chunk (Content-Range) or a streamed body (none) appended to the upload. */
+export const patchUpload: Handler = async (ctx) => {
+  const ref = { repo: ctx.params.name, id: requireParam(ctx.params.uuid, 'uuid') };
+  await loadUpload(ctx.services.driver, ref.repo, ref.id);
+  const range = chunkRange(ctx);
+  const size = await underLock(ctx, ref, () => appendBody(ctx.services.uploads, ref, range?.start, ctx.req));
+  sendUploadAccepted(ctx, 202, ref, size);
+};
+
+/** end-6: the last chunk (optional) and the digest; 201 when the bytes hash to it. */
+export const putUpload: Handler = async (ctx) => {
+  const ref = { repo: ctx.params.name, id: requireParam(ctx.params.uuid, 'uuid') };
+  const digestParam = ctx.query.get('digest');
+  if (digestParam === null) throw new RegistryError('DIGEST_INVALID', { reason: 'PUT needs ?digest=' });
+  const digest = parseDigest(digestParam);
+  await loadUpload(ctx.services.driver, ref.repo, ref.id);
+  const range = chunkRange(ctx);
+  await underLock(ctx, ref, async () => {
+    if (hasBody(ctx.req)) await appendBody(ctx.services.uploads, ref, range?.start, ctx.req);
+    await commitUpload(ctx.services.uploads, ref, digest);
+  });
+  sendBlobCreated(ctx, digest);
+};
+
+/** end-13: where the upload stands. A client that lost its connection reads this to resume. */
+export const getUploadStatus: Handler = async (ctx) => {
+  const id = requireParam(ctx.params.uuid, 'uuid');
+  await ctx.services.uploads.locks.settled(id);
+  const status = await loadUpload(ctx.services.driver, ctx.params.name, id);
+  sendUploadAccepted(ctx, 204, status, status.offset);
+};
+
+/** Cancels an upload; afterwards it is BLOB_UPLOAD_UNKNOWN (code-3). */
+export const deleteUpload: Handler = async (ctx) => {
+  const ref = { repo: ctx.params.name, id: requireParam(ctx.params.uuid, 'uuid') };
+  await loadUpload(ctx.services.driver, ref.repo, ref.id);
+  await underLock(ctx, ref, async () => {
+    await loadUpload(ctx.services.driver, ref.repo, ref.id);
+    await cancelUpload(ctx.services.driver, ref);
+  });
+  sendEmpty(ctx.res, 204);
+};

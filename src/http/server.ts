@@ -1,0 +1,48 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { toRegistryError } from '../errors/to-registry-error.ts';
+import type { Logger } from '../log.ts';
+import type { Router } from '../routing/router.ts';
+import type { Services } from './context.ts';
+import { API_VERSION, HEADER } from './headers.ts';
+import { sendError } from './respond.ts';
+
+/**
+ * The node:http server. Every response gets the API version header (spec end-1, "Docker-
+ * Distribution-API-Version"). This is the ONE try/catch that turns errors into responses.
+ */
+export function createHttpServer(router: Router, services: Services, log: Logger): Server {
+  const server = createServer((req, res) => {
+    void handle(req, res, router, services, log);
+  });
+  // A multi-GB layer can take minutes; slow-client limits come from headersTimeout instead.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, router: Router, services: Services, rootLog: Logger): Promise<void> {
+  const started = process.hrtime.bigint();
+  const log = rootLog.child({ req: randomUUID().slice(0, 8) });
+  res.setHeader(HEADER.apiVersion, API_VERSION);
+  res.setHeader(HEADER.contentTypeOptions, 'nosniff');
+  const rawUrl = req.url ?? '/';
+  const queryAt = rawUrl.indexOf('?');
+  const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
+  const query = new URLSearchParams(queryAt === -1 ? '' : rawUrl.slice(queryAt + 1));
+  let routeId = '-';
+  try {
+    const { route, params } = router.match(req.method ?? 'GET', path);
+    routeId = route.id;
+    await route.handler({ req, res, params, query, services, log });
+  } catch (err) {
+    const error = toRegistryError(err);
+    if (error.status >= 500) log.error({ err, method: req.method, url: rawUrl }, 'request failed');
+    if (!res.headersSent) sendError(req, res, error);
+    else res.destroy();
+  } finally {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    log.info({ method: req.method, url: rawUrl, route: routeId, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+  }
+}

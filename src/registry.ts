@@ -1,0 +1,69 @@
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import type { Config } from './config/schema.ts';
+import { parseAddr } from './config/load.ts';
+import { createHttpServer } from './http/server.ts';
+import type { Services } from './http/context.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createRouter } from './routing/router.ts';
+import { BlobStore } from './storage/blob-store.ts';
+import type { DriverParams } from './storage/driver.ts';
+import { createDriver } from './storage/factory.ts';
+import { ManifestStore } from './storage/manifest-store.ts';
+import { defaultPipelineOptions, type PipelineOptions } from './uploads/pipeline.ts';
+import { UploadLocks } from './uploads/upload-lock.ts';
+import { createChunkPool } from './workers/pool.ts';
+
+export interface Registry {
+  /** http://host:port of the listening server. */
+  readonly url: string;
+  readonly port: number;
+  /** Stop accepting, let in-flight requests finish (up to `graceMs`), close the pool. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface RegistryOptions {
+  readonly logger?: Logger;
+  readonly workers?: number;
+  readonly pipeline?: Partial<PipelineOptions>;
+}
+
+/** The composition root: wires driver, stores, worker pool, router and server, then listens. */
+export async function createRegistry(config: Config, options: RegistryOptions = {}): Promise<Registry> {
+  const log = options.logger ?? createLogger(config.log.level);
+  const driverParams: DriverParams = { filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } };
+  const driver = createDriver(driverParams);
+  const pool = createChunkPool(driverParams, options.workers);
+  const locks = new UploadLocks();
+  const blobs = new BlobStore(driver);
+  const services: Services = {
+    config,
+    driver,
+    blobs,
+    manifests: new ManifestStore(driver, blobs),
+    uploads: { driver, pool, locks, blobs, options: { ...defaultPipelineOptions, ...options.pipeline } },
+  };
+  const server = createHttpServer(createRouter(), services, log);
+  const { host, port } = parseAddr(config.http.addr);
+  server.listen(port, host);
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  log.info({ addr: `${shownHost}:${address.port}`, root: config.storage.filesystem.rootdirectory }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  const close = async (graceMs = 10_000): Promise<void> => {
+    server.close();
+    server.closeIdleConnections();
+    const forced = setTimeout(() => server.closeAllConnections(), graceMs);
+    await once(server, 'close').catch(() => undefined);
+    clearTimeout(forced);
+    await locks.idle();
+    await pool.close();
+  };
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    port: address.port,
+    close: (graceMs) => (closing ??= close(graceMs)),
+  };
+}

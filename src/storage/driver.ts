@@ -1,0 +1,50 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The storage seam: a small driver in the manner of distribution's storagedriver.StorageDriver.
+ * Paths are slash-separated, absolute within the driver ("/docker/registry/v2/..."), and only
+ * ever built by storage/paths.ts. Drivers are built from plain parameters (factory.ts), so a
+ * worker thread can rebuild the same driver from its workerData.
+ */
+export interface FileInfo {
+  readonly size: number;
+  readonly isDirectory: boolean;
+  readonly modifiedAt: Date;
+}
+
+export interface StorageDriver {
+  readonly name: string;
+  /** Whole content of a small file; throws PathNotFoundError when absent. */
+  getContent(path: string): Promise<Buffer>;
+  /** Atomically replaces the file (tmp → rename → fsync dir): readers see old or new, never half. */
+  putContent(path: string, content: Uint8Array | string): Promise<void>;
+  /** undefined when nothing is there. */
+  stat(path: string): Promise<FileInfo | undefined>;
+  /** Names of the direct children, sorted; [] when the directory is absent. */
+  list(path: string): Promise<string[]>;
+  /** A stream of bytes [start, end] inclusive; throws PathNotFoundError when absent. */
+  reader(path: string, start?: number, end?: number): Promise<Readable>;
+  /**
+   * Writes `bytes` at `offset`, cutting the file to `offset` first when it is longer (bytes past
+   * the last checkpoint are not acknowledged data). Creates the file at offset 0. Not synced.
+   */
+  writeAt(path: string, offset: number, bytes: Uint8Array): Promise<void>;
+  /** Makes the file's bytes durable (fdatasync). */
+  sync(path: string): Promise<void>;
+  /** Moves a file into place durably, creating parent directories; replaces the destination. */
+  move(from: string, to: string): Promise<void>;
+  /** Removes a file or a whole tree; absent is fine. */
+  delete(path: string): Promise<void>;
+}
+
+/** The driver's "not found", free of HTTP; errors/to-registry-error.ts and callers map it. */
+export class PathNotFoundError extends Error {
+  constructor(readonly path: string) {
+    super(`path not found: ${path}`);
+    this.name = 'PathNotFoundError';
+  }
+}
+
+export interface DriverParams {
+  filesystem: { rootdirectory: string };
+}

@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import { sha256Digest, tryParseDigest, type Digest } from '../digest/digest.ts';
+import { RegistryError } from '../errors/registry-error.ts';
+import { MEDIA_TYPE } from '../manifests/media-types.ts';
+import { parseManifest, type ParsedManifest } from '../manifests/validate.ts';
+import type { BlobStore } from './blob-store.ts';
+import { PathNotFoundError, type StorageDriver } from './driver.ts';
+import { paths } from './paths.ts';
+
+/**
+ * Manifests, tags and referrers of a repository, in distribution's layout: manifest bytes are
+ * blobs, a revision link puts one in a repository, a tag is a link to a revision.
+ * Bytes are stored as pushed, so GET by tag and by digest return what was PUT, byte for byte.
+ */
+export interface StoredManifest {
+  readonly digest: Digest;
+  readonly bytes: Buffer;
+  readonly mediaType: string;
+}
+
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export class ManifestStore {
+  /** Manifest bytes by digest: content-addressed, so a cached entry can never be stale. */
+  private readonly cache = new Map<string, StoredManifest>();
+  private static readonly CACHE_ENTRIES = 1024;
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  /** Resolves a tag or digest reference to the manifest; MANIFEST_UNKNOWN (code-7) when absent. */
+  async get(repo: string, reference: Tag | Digest): Promise<StoredManifest> {
+    const digest = typeof reference === 'string' ? await this.resolveTag(repo, reference) : reference;
+    if (!digest || !(await this.driver.stat(paths.revisionLink(repo, digest)))) {
+      throw new RegistryError('MANIFEST_UNKNOWN', { name: repo, reference: typeof reference === 'string' ? reference : reference.value });
+    }
+    const manifest = await this.load(digest);
+    if (!manifest) throw new RegistryError('MANIFEST_UNKNOWN', { name: repo, reference: digest.value });
+    return manifest;
+  }
+
+  async resolveTag(repo: string, tag: string): Promise<Digest | undefined> {
+    try {
+      return tryParseDigest((await this.driver.getContent(paths.tagCurrentLink(repo, tag))).toString('utf8').trim());
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  private async load(digest: Digest): Promise<StoredManifest | undefined> {
+    const cached = this.cache.get(digest.value);
+    if (cached) return cached;
+    const bytes = await this.blobs.read(digest);
+    if (!bytes) return undefined;
+    const manifest = { digest, bytes, mediaType: storedMediaType(bytes) };
+    if (this.cache.size >= ManifestStore.CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(digest.value, manifest);
+    return manifest;
+  }
+
+  /**
+   * Stores a pushed manifest (end-7) after checking it: valid (MANIFEST_INVALID), everything it
+   * references present in this repository (MANIFEST_BLOB_UNKNOWN; a missing `subject` is allowed
+   * by OCI 1.1), and a digest reference matching the body (DIGEST_INVALID).
+   */
+  async put(repo: string, reference: Tag | Digest, tags: readonly Tag[], bytes: Buffer, contentType: string | undefined): Promise<{ digest: Digest; parsed: ParsedManifest }> {
+    const digest = sha256Digest(createHash('sha256').update(bytes).digest('hex'));
+    if (typeof reference !== 'string') this.checkDigestReference(reference, bytes, digest);
+    const parsed = parseManifest(bytes, contentType);
+    await this.checkReferences(repo, parsed);
+    const stored = typeof reference === 'string' || reference.algorithm === 'sha256' ? digest : reference;
+
+    await this.blobs.put(stored, bytes);
+    await this.driver.putContent(paths.revisionLink(repo, stored), stored.value);
+    if (parsed.subject) await this.driver.putContent(paths.referrerLink(repo, parsed.subject.digest, stored), stored.value);
+    for (const tag of typeof reference === 'string' ? [reference, ...tags] : tags) await this.tag(repo, tag, stored);
+    return { digest: stored, parsed };
+  }
+
+  private checkDigestReference(reference: Digest, bytes: Buffer, sha256: Digest): void {
+    const actual = reference.algorithm === 'sha256' ? sha256.hex : createHash(reference.algorithm).update(bytes).digest('hex');
+    if (actual !== reference.hex) throw new RegistryError('DIGEST_INVALID', { expected: reference.value, actual: `${reference.algorithm}:${actual}` });
+  }
+
+  private async checkReferences(repo: string, parsed: ParsedManifest): Promise<void> {
+    for (const blob of parsed.blobs) {
+      // Foreign layers (urls set) live outside the registry by design (schema2 "foreign layers").
+      if (blob.urls && blob.urls.length > 0) continue;
+      if ((await this.blobs.statInRepository(repo, blob.digest)) === undefined) {
+        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: blob.digest.value });
+      }
+    }
+    for (const child of parsed.children) {
+      if (!(await this.driver.stat(paths.revisionLink(repo, child.digest)))) {
+        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: child.digest.value });
+      }
+    }
+  }
+
+  private async tag(repo: string, tag: Tag, digest: Digest): Promise<void> {
+    await this.driver.putContent(paths.tagIndexLink(repo, tag, digest), digest.value);
+    await this.driver.putContent(paths.tagCurrentLink(repo, tag), digest.value);
+  }
+
+  /** Deletes a tag only (OCI 1.1 end-9 with a tag). */
+  async deleteTag(repo: string, tag: Tag): Promise<void> {
+    if (!(await this.resolveTag(repo, tag))) throw new RegistryError('MANIFEST_UNKNOWN', { name: repo, reference: tag });
+    await this.driver.delete(paths.tagDir(repo, tag));
+  }
+
+  /** Deletes a manifest from the repository, with every tag that points at it (as distribution does). */
+  async deleteRevision(repo: string, digest: Digest): Promise<void> {
+    const manifest = await this.get(repo, digest);
+    for (const tag of await this.listTags(repo)) {
+      const current = await this.resolveTag(repo, tag);
+      if (current?.value === digest.value) await this.driver.delete(paths.tagDir(repo, tag));
+    }
+    const subject = safeParse(manifest.bytes)?.subject;
+    if (subject) await this.driver.delete(paths.referrerLink(repo, subject.digest, digest).replace(/\/link$/, ''));
+    await this.driver.delete(paths.revisionDir(repo, digest));
+  }
+
+  async listTags(repo: string): Promise<string[]> {
+    return this.driver.list(paths.tagsDir(repo));
+  }
+
+  /** Manifests in `repo` whose subject is `subject` (end-12), as index descriptors. */
+  async listReferrers(repo: string, subject: Digest, artifactType: string | undefined): Promise<ReferrerDescriptor[]> {
+    const dir = paths.referrersDir(repo, subject);
+    const found: ReferrerDescriptor[] = [];
+    for (const algorithm of await this.driver.list(dir)) {
+      for (const hex of await this.driver.list(`${dir}/${algorithm}`)) {
+        const digest = tryParseDigest(`${algorithm}:${hex}`);
+        if (!digest || !(await this.driver.stat(paths.revisionLink(repo, digest)))) continue;
+        const manifest = await this.load(digest);
+        const parsed = manifest && safeParse(manifest.bytes);
+        if (!manifest || !parsed) continue;
+        if (artifactType !== undefined && parsed.artifactType !== artifactType) continue;
+        found.push({
+          mediaType: manifest.mediaType,
+          digest: digest.value,
+          size: manifest.bytes.length,
+          ...(parsed.artifactType !== undefined ? { artifactType: parsed.artifactType } : {}),
+          ...(parsed.annotations !== undefined ? { annotations: { ...parsed.annotations } } : {}),
+        });
+      }
+    }
+    return found;
+  }
+}
+
+/** A tag, already checked against the tag grammar (routing/names.ts). */
+export type Tag = string;
+
+function safeParse(bytes: Buffer): ParsedManifest | undefined {
+  try {
+    return parseManifest(bytes, undefined);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The media type a stored manifest is served with: its own `mediaType`, else by shape (as distribution). */
+function storedMediaType(bytes: Buffer): string {
+  try {
+    const json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    if (typeof json['mediaType'] === 'string') return json['mediaType'];
+    return Array.isArray(json['manifests']) ? MEDIA_TYPE.ociIndex : MEDIA_TYPE.ociManifest;
+  } catch {
+    return MEDIA_TYPE.ociManifest;
+  }
+}

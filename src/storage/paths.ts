@@ -1,0 +1,58 @@
+import type { Digest } from '../digest/digest.ts';
+
+/**
+ * The storage layout: the one place a storage path is built. It is the reference registry's
+ * (distribution registry/storage/paths.go), so a root written by docker-registry is served by
+ * Quayside and the other way round.
+ *
+ *   <root>/docker/registry/v2/
+ *   ├── blobs/<alg>/<hex[0:2]>/<hex>/data                       content-addressed bytes
+ *   └── repositories/<name>/
+ *       ├── _layers/<alg>/<hex>/link                            blob linked into the repository
+ *       ├── _manifests/
+ *       │   ├── revisions/<alg>/<hex>/link                      manifest in the repository
+ *       │   ├── tags/<tag>/current/link                         tag → manifest digest
+ *       │   ├── tags/<tag>/index/<alg>/<hex>/link               every digest the tag has had
+ *       │   └── referrers/<alg>/<subject hex>/<alg>/<hex>/link  Quayside: OCI 1.1 referrers index
+ *       └── _uploads/<id>/
+ *           ├── data                                           bytes received so far
+ *           ├── startedat                                      RFC 3339 time of the POST
+ *           └── hashstates/sha256/<offset>                     SHA-256 checkpoint after <offset> bytes
+ *
+ * A link file holds the digest string (`sha256:<hex>`). Every component that reaches this file
+ * has been validated against the spec grammars (routing/names.ts, digest/digest.ts), so no path
+ * built here can leave the root.
+ */
+const ROOT = '/docker/registry/v2';
+
+export const paths = {
+  root: ROOT,
+  blobsRoot: `${ROOT}/blobs`,
+  repositoriesRoot: `${ROOT}/repositories`,
+
+  blobData: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
+  blobDir: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
+
+  repository: (repo: string) => `${ROOT}/repositories/${repo}`,
+  layerLink: (repo: string, d: Digest) => `${ROOT}/repositories/${repo}/_layers/${d.algorithm}/${d.hex}/link`,
+  layerDir: (repo: string, d: Digest) => `${ROOT}/repositories/${repo}/_layers/${d.algorithm}/${d.hex}`,
+
+  revisionLink: (repo: string, d: Digest) => `${ROOT}/repositories/${repo}/_manifests/revisions/${d.algorithm}/${d.hex}/link`,
+  revisionDir: (repo: string, d: Digest) => `${ROOT}/repositories/${repo}/_manifests/revisions/${d.algorithm}/${d.hex}`,
+  tagsDir: (repo: string) => `${ROOT}/repositories/${repo}/_manifests/tags`,
+  tagDir: (repo: string, tag: string) => `${ROOT}/repositories/${repo}/_manifests/tags/${tag}`,
+  tagCurrentLink: (repo: string, tag: string) => `${ROOT}/repositories/${repo}/_manifests/tags/${tag}/current/link`,
+  tagIndexLink: (repo: string, tag: string, d: Digest) => `${ROOT}/repositories/${repo}/_manifests/tags/${tag}/index/${d.algorithm}/${d.hex}/link`,
+  referrersDir: (repo: string, subject: Digest) => `${ROOT}/repositories/${repo}/_manifests/referrers/${subject.algorithm}/${subject.hex}`,
+  referrerLink: (repo: string, subject: Digest, d: Digest) =>
+    `${ROOT}/repositories/${repo}/_manifests/referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}/${d.hex}/link`,
+
+  uploadDir: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}`,
+  uploadData: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}/data`,
+  uploadStartedAt: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}/startedat`,
+  uploadHashStates: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}/hashstates/sha256`,
+  uploadHashState: (repo: string, id: string, offset: number) => `${ROOT}/repositories/${repo}/_uploads/${id}/hashstates/sha256/${offset}`,
+} as const;
+
+/** The directory names that mark a folder under repositories/ as a repository. */
+export const REPOSITORY_MARKERS = ['_layers', '_manifests', '_uploads'] as const;

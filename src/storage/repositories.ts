@@ -1,0 +1,25 @@
+import type { StorageDriver } from './driver.ts';
+import { paths, REPOSITORY_MARKERS } from './paths.ts';
+
+/**
+ * Every repository name under repositories/: a folder holding `_layers`, `_manifests` or
+ * `_uploads` is a repository (distribution registry/storage/catalog.go). Sorted as strings.
+ */
+export async function listRepositories(driver: StorageDriver): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (prefix: string): Promise<void> => {
+    const dir = prefix === '' ? paths.repositoriesRoot : `${paths.repositoriesRoot}/${prefix}`;
+    const children = await driver.list(dir);
+    if (prefix !== '' && children.some((c) => (REPOSITORY_MARKERS as readonly string[]).includes(c))) found.push(prefix);
+    for (const child of children) {
+      if (child.startsWith('_')) continue;
+      await walk(prefix === '' ? child : `${prefix}/${child}`);
+    }
+  };
+  await walk('');
+  return found.sort();
+}
+
+export async function repositoryExists(driver: StorageDriver, repo: string): Promise<boolean> {
+  return (await driver.stat(paths.repository(repo)))?.isDirectory === true;
+}

@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { RegistryError } from '../errors/registry-error.ts';
+import { paths } from '../storage/paths.ts';
+import type { StorageDriver } from '../storage/driver.ts';
+import { latestCheckpoint, type LatestCheckpoint } from './checkpoints.ts';
+
+/**
+ * An upload session lives in storage only (`_uploads/<id>/`), so any worker, a restarted
+ * process, or another replica can take it up. Ids are UUIDs, as distribution makes them.
+ */
+export interface UploadRef {
+  readonly repo: string;
+  readonly id: string;
+}
+
+export interface UploadStatus extends UploadRef, LatestCheckpoint {
+  readonly startedAt: Date;
+}
+
+/** Upload ids we hand out are UUIDs; we accept distribution's too. Anything else is unknown. */
+const UPLOAD_ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,127}$/;
+
+export async function createUpload(driver: StorageDriver, repo: string): Promise<UploadRef> {
+  const id = randomUUID();
+  await driver.putContent(paths.uploadStartedAt(repo, id), new Date().toISOString());
+  return { repo, id };
+}
+
+/** The upload's durable state; BLOB_UPLOAD_UNKNOWN (code-3) when there is no such upload. */
+export async function loadUpload(driver: StorageDriver, repo: string, id: string): Promise<UploadStatus> {
+  if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id.slice(0, 200) });
+  const started = await driver.stat(paths.uploadStartedAt(repo, id));
+  if (!started) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id });
+  const latest = await latestCheckpoint(driver, repo, id);
+  return { repo, id, ...latest, startedAt: started.modifiedAt };
+}
+
+export async function cancelUpload(driver: StorageDriver, ref: UploadRef): Promise<void> {
+  await driver.delete(paths.uploadDir(ref.repo, ref.id));
+}

@@ -1,0 +1,39 @@
+/**
+ * Task names and message types shared by the main thread and the chunk workers (piscina's
+ * src/types.ts habit). Tasks are plain data: a worker rebuilds everything else from them.
+ * Expected failures come back as tagged results, because an Error crossing the thread
+ * boundary loses its class and fields (STYLE §6.4).
+ */
+export interface AppendChunkTask {
+  readonly repo: string;
+  readonly id: string;
+  /** Where these bytes start: the upload's size when the task was sent. */
+  readonly offset: number;
+  /** Owned bytes, moved (transferList), never copied. */
+  readonly bytes: Uint8Array;
+  /** The checkpoint at `offset` when the caller has it; otherwise the worker reads it from storage. */
+  readonly checkpoint: Uint8Array | null;
+  /** Make data and checkpoint durable before answering (end of a PATCH, or a periodic checkpoint). */
+  readonly persist: boolean;
+}
+
+export type AppendChunkResult =
+  | { readonly ok: true; readonly offset: number; readonly checkpoint: Uint8Array }
+  | { readonly ok: false; readonly reason: 'offset-mismatch'; readonly size: number };
+
+export interface HashUploadTask {
+  readonly repo: string;
+  readonly id: string;
+  readonly size: number;
+  readonly algorithm: 'sha256' | 'sha512';
+}
+
+export interface HashUploadResult {
+  readonly hex: string;
+}
+
+export interface WorkerConfig {
+  readonly driver: import('../storage/driver.ts').DriverParams;
+}
+
+export const TASK = { appendChunk: 'appendChunk', hashUpload: 'hashUpload' } as const;

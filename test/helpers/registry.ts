@@ -1,0 +1,38 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { buildConfig } from '../../src/config/load.ts';
+import { createRegistry, type Registry, type RegistryOptions } from '../../src/registry.ts';
+
+export interface TestRegistry {
+  readonly url: string;
+  /** Storage root (a fresh temp directory). */
+  readonly root: string;
+  readonly registry: Registry;
+}
+
+export interface StartOptions extends RegistryOptions {
+  /** Serve an existing root instead of a fresh one (restart tests, side-by-side). */
+  readonly root?: string;
+  readonly deleteEnabled?: boolean;
+}
+
+type Hooks = Pick<TestContext, 'after'> | { after: (fn: () => Promise<void>) => void };
+
+/**
+ * A real Quayside on 127.0.0.1:0 with a temp storage root and the real worker pool. Teardown is
+ * registered on `t` the moment each resource exists (STYLE habit 9).
+ */
+export async function startRegistry(t: Hooks, options: StartOptions = {}): Promise<TestRegistry> {
+  const root = options.root ?? (await mkdtemp(join(tmpdir(), 'quayside-test-')));
+  if (!options.root) t.after(() => rm(root, { recursive: true, force: true }));
+  const config = buildConfig({
+    log: { level: process.env['QUAYSIDE_TEST_LOG'] ?? 'silent' },
+    http: { addr: '127.0.0.1:0' },
+    storage: { filesystem: { rootdirectory: root }, delete: { enabled: options.deleteEnabled ?? true } },
+  });
+  const registry = await createRegistry(config, { workers: 2, ...options });
+  t.after(() => registry.close(1000));
+  return { url: registry.url, root, registry };
+}
