@@ -32,7 +32,7 @@ const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
  * undefined for anything else (the caller answers 416).
  */
 export function parseContentRange(value: string): ByteRange | undefined {
-  const match = /^(?:bytes[ =])?(\d{1,16})-(\d{1,16})(?:\/(?:\d{1,16}|\*))?$/.exec(value.trim());
+  const match = /^(?:bytes )?(\d{1,16})-(\d{1,16})(?:\/(?:\d{1,16}|\*))?$/.exec(value.trim());
   if (!match) return undefined;
   const start = Number(match[1]);
   const end = Number(match[2]);

@@ -15,17 +15,18 @@ export interface SendOptions {
 }
 
 export async function send(base: string, path: string, options: SendOptions = {}): Promise<Reply> {
-  const url = new URL(path, base);
+  // The path goes out exactly as written: no URL normalisation of '..' or %-escapes.
+  const { hostname, port } = new URL(base);
   const method = options.method ?? 'GET';
   return new Promise<Reply>((resolve, reject) => {
-    const req = httpRequest(url, { method, headers: options.headers, agent: false }, (res) => {
+    const req = httpRequest({ hostname, port, path, method, headers: options.headers, agent: false }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('error', reject);
       res.on('end', () => {
         const headers = new Headers();
         for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-        resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(parts), method, url: url.pathname + url.search });
+        resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(parts), method, url: path });
       });
     });
     req.on('error', reject);
