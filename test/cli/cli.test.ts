@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { pushBlob, send } from '../helpers/oci-client.ts';
+import { pushBlob, putUpload, send, sha256 } from '../helpers/oci-client.ts';
 import { expectStatus } from '../helpers/assertions.ts';
 
 const run = promisify(execFile);
@@ -34,11 +36,8 @@ test('cli: a bad config is one clear line on stderr and exit 1', async (t) => {
   await assert.rejects(run(process.execPath, [cli, 'serve', file]), (err: { code?: number; stderr?: string }) => err.code === 1 && /storage\.delete\.enabled/.test(err.stderr ?? ''));
 });
 
-test('cli: serve (built JS) takes a config and REGISTRY_* overrides, pushes through its workers, exits 0 on SIGTERM', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'quayside-cli-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'config.yml');
-  await writeFile(file, `version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n`);
+/** Starts the built CLI on a free port; resolves with its URL once it logs 'listening'. */
+async function serve(t: { after: (fn: () => void) => void }, file: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [cli, 'serve', file], { env: { ...process.env, REGISTRY_HTTP_ADDR: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => child.kill('SIGKILL'));
   // Keep reading stdout to the end: a closed pipe would make the child's logger fail.
@@ -49,15 +48,59 @@ test('cli: serve (built JS) takes a config and REGISTRY_* overrides, pushes thro
     });
   });
   assert.match(addr, /^127\.0\.0\.1:\d+$/);
-  const url = `http://${addr}`;
+  return { url: `http://${addr}`, child };
+}
+
+async function exitCode(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  const [code] = (await exited) as [number | null];
+  return code;
+}
+
+test('cli: SIGTERM lets an in-flight PATCH finish (202), then exits 0; a restart continues the upload', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'quayside-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'config.yml');
+  await writeFile(file, `log:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n`);
+  const first = await serve(t, file);
+  const location = (await send(first.url, '/v2/shut/down/blobs/uploads/', { method: 'POST' })).headers.get('location') ?? '';
+  const blob = randomBytes(3 * 1024 * 1024);
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  async function* slowBody(): AsyncGenerator<Buffer> {
+    yield blob.subarray(0, 1024 * 1024);
+    await gate; // SIGTERM arrives while the body is still coming
+    yield blob.subarray(1024 * 1024);
+  }
+  const patch = send(first.url, location, { method: 'PATCH', headers: { 'transfer-encoding': 'chunked' }, body: slowBody() });
+  await sleep(200);
+  const code = exitCode(first.child, 'SIGTERM');
+  await sleep(200);
+  release();
+  const reply = await patch;
+  expectStatus(reply, 202);
+  assert.equal(reply.headers.get('range'), `0-${blob.length - 1}`);
+  assert.equal(await code, 0);
+
+  const second = await serve(t, file);
+  const status = await send(second.url, location);
+  assert.equal(status.headers.get('range'), `0-${blob.length - 1}`);
+  expectStatus(await putUpload(second.url, location, sha256(blob)), 201);
+  assert.equal(await exitCode(second.child, 'SIGINT'), 0);
+});
+
+test('cli: serve (built JS) takes a config and REGISTRY_* overrides, pushes through its workers, exits 0 on SIGTERM', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'quayside-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'config.yml');
+  await writeFile(file, `version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n`);
+  const { url, child } = await serve(t, file);
   expectStatus(await send(url, '/v2/'), 200);
   const digest = await pushBlob(url, 'cli/test', Buffer.alloc(100_000, 7));
   const blob = await send(url, `/v2/cli/test/blobs/${digest}`, { method: 'HEAD' });
   expectStatus(blob, 200);
   assert.equal(blob.headers.get('content-length'), '100000');
 
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const [code] = (await exited) as [number | null];
-  assert.equal(code, 0);
+  assert.equal(await exitCode(child, 'SIGTERM'), 0);
 });
