@@ -125,7 +125,7 @@ export class ManifestStore {
       if (current?.value === digest.value) await this.driver.delete(paths.tagDir(repo, tag));
     }
     const subject = safeParse(manifest.bytes)?.subject;
-    if (subject) await this.driver.delete(paths.referrerLink(repo, subject.digest, digest).replace(/\/link$/, ''));
+    if (subject) await this.driver.delete(paths.referrerDir(repo, subject.digest, digest));
     await this.driver.delete(paths.revisionDir(repo, digest));
   }
 

@@ -44,6 +44,8 @@ export const paths = {
   tagCurrentLink: (repo: string, tag: string) => `${ROOT}/repositories/${repo}/_manifests/tags/${tag}/current/link`,
   tagIndexLink: (repo: string, tag: string, d: Digest) => `${ROOT}/repositories/${repo}/_manifests/tags/${tag}/index/${d.algorithm}/${d.hex}/link`,
   referrersDir: (repo: string, subject: Digest) => `${ROOT}/repositories/${repo}/_manifests/referrers/${subject.algorithm}/${subject.hex}`,
+  referrerDir: (repo: string, subject: Digest, d: Digest) =>
+    `${ROOT}/repositories/${repo}/_manifests/referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}/${d.hex}`,
   referrerLink: (repo: string, subject: Digest, d: Digest) =>
     `${ROOT}/repositories/${repo}/_manifests/referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}/${d.hex}/link`,
 
