@@ -13,6 +13,7 @@ import { ManifestStore } from './storage/manifest-store.ts';
 import { defaultPipelineOptions, type PipelineOptions } from './uploads/pipeline.ts';
 import { UploadLocks } from './uploads/upload-lock.ts';
 import { createChunkPool } from './workers/pool.ts';
+import { selectEngine } from './digest/select-engine.ts';
 
 export interface Registry {
   /** http://host:port of the listening server. */
@@ -33,7 +34,9 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const log = options.logger ?? createLogger(config.log.level);
   const driverParams: DriverParams = { filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } };
   const driver = createDriver(driverParams);
-  const pool = createChunkPool(driverParams, options.workers);
+  const { engine, fallbackReason } = selectEngine(config.quayside.hashengine);
+  if (fallbackReason !== undefined) log.warn({ reason: fallbackReason }, 'native SHA-256 engine unavailable; using hash-wasm');
+  const pool = createChunkPool(driverParams, engine.name, options.workers);
   const locks = new UploadLocks();
   const blobs = new BlobStore(driver);
   const services: Services = {
@@ -41,7 +44,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     driver,
     blobs,
     manifests: new ManifestStore(driver, blobs),
-    uploads: { driver, pool, locks, blobs, options: { ...defaultPipelineOptions, ...options.pipeline } },
+    uploads: { driver, engine, pool, locks, blobs, options: { ...defaultPipelineOptions, ...options.pipeline } },
   };
   const server = createHttpServer(createRouter(), services, log);
   const { host, port } = parseAddr(config.http.addr);
@@ -49,7 +52,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  log.info({ addr: `${shownHost}:${address.port}`, root: config.storage.filesystem.rootdirectory }, 'listening');
+  log.info({ addr: `${shownHost}:${address.port}`, root: config.storage.filesystem.rootdirectory, hashEngine: engine.name }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = async (graceMs = 10_000): Promise<void> => {

@@ -63,6 +63,12 @@ function logLevelAt(tree: Tree, fallback: LogLevel): LogLevel {
   return level as LogLevel;
 }
 
+function hashEngineAt(tree: Tree, env: NodeJS.ProcessEnv, fallback: Config['quayside']['hashengine']): Config['quayside']['hashengine'] {
+  const value = env['QUAYSIDE_HASH_ENGINE'] ?? stringAt(tree, ['quayside', 'hashengine'], fallback);
+  if (value !== 'auto' && value !== 'native' && value !== 'wasm') throw new ConfigError('quayside.hashengine (QUAYSIDE_HASH_ENGINE) must be auto, native or wasm');
+  return value;
+}
+
 /** Builds a checked Config from a parsed YAML tree (or {}), after env overrides. */
 export function buildConfig(tree: Tree, env: NodeJS.ProcessEnv = {}): Config {
   const merged = applyEnvOverrides(structuredClone(tree), env);
@@ -75,6 +81,7 @@ export function buildConfig(tree: Tree, env: NodeJS.ProcessEnv = {}): Config {
       filesystem: { rootdirectory: stringAt(merged, ['storage', 'filesystem', 'rootdirectory'], d.storage.filesystem.rootdirectory) },
       delete: { enabled: booleanAt(merged, ['storage', 'delete', 'enabled'], d.storage.delete.enabled) },
     },
+    quayside: { hashengine: hashEngineAt(merged, env, d.quayside.hashengine) },
   };
   parseAddr(config.http.addr);
   return config;

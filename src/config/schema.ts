@@ -17,6 +17,11 @@ export interface Config {
     readonly filesystem: { readonly rootdirectory: string };
     readonly delete: { readonly enabled: boolean };
   };
+  /** Quayside's own settings (no distribution equivalent); REGISTRY_QUAYSIDE_* overrides apply too. */
+  readonly quayside: {
+    /** SHA-256 engine: auto (native when built, else wasm), native, wasm. QUAYSIDE_HASH_ENGINE wins. */
+    readonly hashengine: 'auto' | 'native' | 'wasm';
+  };
 }
 
 export const defaultConfig: Config = {
@@ -27,6 +32,7 @@ export const defaultConfig: Config = {
     filesystem: { rootdirectory: './data' },
     delete: { enabled: false },
   },
+  quayside: { hashengine: 'auto' },
 };
 
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug', 'silent'];

@@ -1,5 +1,4 @@
 import type { Digest } from '../digest/digest.ts';
-import { wasmEngine } from '../digest/wasm-engine.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { paths } from '../storage/paths.ts';
@@ -43,7 +42,7 @@ async function trimToCheckpoint(deps: PipelineDeps, dataPath: string, offset: nu
 
 async function finalHex(deps: PipelineDeps, ref: UploadRef, algorithm: Digest['algorithm'], offset: number, checkpoint: Uint8Array | null): Promise<string> {
   if (algorithm === 'sha256' && checkpoint) {
-    const hasher = await wasmEngine.resume(checkpoint);
+    const hasher = await deps.engine.resume(checkpoint);
     if (hasher && hasher.length === offset) return hasher.digestHex();
   }
   // No usable checkpoint (another engine's, a damaged one) or another algorithm: hash the data.

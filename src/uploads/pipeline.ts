@@ -1,5 +1,6 @@
 import { RegistryError } from '../errors/registry-error.ts';
 import { BatchReader } from '../http/request-body.ts';
+import type { Sha256Engine } from '../digest/engine.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import type { ChunkPool } from '../workers/pool.ts';
 import type { AppendChunkResult } from '../workers/tasks.ts';
@@ -17,6 +18,7 @@ export const defaultPipelineOptions: PipelineOptions = { batchSize: 4 * 1024 * 1
 
 export interface PipelineDeps {
   readonly driver: StorageDriver;
+  readonly engine: Sha256Engine;
   readonly pool: ChunkPool;
   readonly locks: UploadLocks;
   readonly options: PipelineOptions;

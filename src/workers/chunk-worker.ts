@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { workerData } from 'piscina';
-import { wasmEngine } from '../digest/wasm-engine.ts';
+import { engineByName } from '../digest/select-engine.ts';
 import type { Sha256Hasher } from '../digest/engine.ts';
 import { createDriver } from '../storage/factory.ts';
 import { paths } from '../storage/paths.ts';
@@ -14,7 +14,7 @@ import { readCheckpointAt, writeCheckpoint } from '../uploads/checkpoints.ts';
  */
 const config = workerData as WorkerConfig;
 const driver: StorageDriver = createDriver(config.driver);
-const engine = wasmEngine;
+const engine = engineByName(config.engine);
 
 export async function appendChunk(task: AppendChunkTask): Promise<AppendChunkResult> {
   const dataPath = paths.uploadData(task.repo, task.id);

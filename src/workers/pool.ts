@@ -15,8 +15,8 @@ export interface ChunkPool {
   close(): Promise<void>;
 }
 
-export function createChunkPool(driver: DriverParams, threads = availableParallelism()): ChunkPool {
-  const workerData: WorkerConfig = { driver };
+export function createChunkPool(driver: DriverParams, engine: string, threads = availableParallelism()): ChunkPool {
+  const workerData: WorkerConfig = { driver, engine };
   const pool = new Piscina({
     filename: entry.href,
     minThreads: Math.min(1, threads),

@@ -34,6 +34,8 @@ export interface HashUploadResult {
 
 export interface WorkerConfig {
   readonly driver: import('../storage/driver.ts').DriverParams;
+  /** The engine the main thread chose (digest/select-engine.ts): every thread hashes alike. */
+  readonly engine: string;
 }
 
 export const TASK = { appendChunk: 'appendChunk', hashUpload: 'hashUpload' } as const;

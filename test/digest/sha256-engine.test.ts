@@ -2,10 +2,31 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { wasmEngine } from '../../src/digest/wasm-engine.ts';
+import { nativeEngine } from '../../src/digest/native-engine.ts';
 import { CHECKPOINT_SIZE, decodeCheckpoint, encodeCheckpoint } from '../../src/digest/sha256-checkpoint.ts';
 import type { Sha256Engine } from '../../src/digest/engine.ts';
 
-const engines: readonly Sha256Engine[] = [wasmEngine];
+const engines: readonly Sha256Engine[] = [wasmEngine, ...(nativeEngine instanceof Error ? [] : [nativeEngine])];
+
+test('sha256 engines: the native engine is built here (npm ci runs node-gyp)', () => {
+  // CI machines have python3, make and g++: a missing native engine there is a regression.
+  assert.ok(!(nativeEngine instanceof Error), `native engine failed to load: ${String(nativeEngine)}`);
+});
+
+test('sha256 engines: a checkpoint saved by one engine resumes in the other', async () => {
+  if (nativeEngine instanceof Error) return;
+  for (const [from, to] of [[wasmEngine, nativeEngine], [nativeEngine, wasmEngine]] as const) {
+    for (const size of [0, 1, 63, 64, 65, 1000, 100_000]) {
+      const data = randomBytes(size + 77);
+      const head = await from.fresh();
+      head.update(data.subarray(0, size));
+      const resumed = await to.resume(head.save());
+      assert.ok(resumed, `${from.name} → ${to.name} at ${size}`);
+      resumed.update(data.subarray(size));
+      assert.equal(resumed.digestHex(), createHash('sha256').update(data).digest('hex'), `${from.name} → ${to.name} at ${size}`);
+    }
+  }
+});
 
 /** A deterministic PRNG so a failing split can be reproduced from the seed in the message. */
 function mulberry32(seed: number): () => number {

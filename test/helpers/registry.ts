@@ -18,6 +18,12 @@ export interface StartOptions extends RegistryOptions {
   readonly deleteEnabled?: boolean;
 }
 
+/** `QUAYSIDE_HASH_ENGINE=wasm npm test` runs every registry test on the portable engine. */
+function pickEnv(name: string): NodeJS.ProcessEnv {
+  const value = process.env[name];
+  return value === undefined ? {} : { [name]: value };
+}
+
 type Hooks = Pick<TestContext, 'after'> | { after: (fn: () => Promise<void>) => void };
 
 /**
@@ -31,7 +37,7 @@ export async function startRegistry(t: Hooks, options: StartOptions = {}): Promi
     log: { level: process.env['QUAYSIDE_TEST_LOG'] ?? 'silent' },
     http: { addr: '127.0.0.1:0' },
     storage: { filesystem: { rootdirectory: root }, delete: { enabled: options.deleteEnabled ?? true } },
-  });
+  }, pickEnv('QUAYSIDE_HASH_ENGINE'));
   const registry = await createRegistry(config, { workers: 2, ...options });
   t.after(() => registry.close(1000));
   return { url: registry.url, root, registry };

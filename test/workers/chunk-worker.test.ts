@@ -28,7 +28,7 @@ test('chunk worker: consecutive chunks in different pools (a restart between eac
   let offset = 0;
   for (const part of parts) {
     // A fresh pool each time: no worker remembers anything; the checkpoint comes from storage.
-    const pool = createChunkPool(params, 1);
+    const pool = createChunkPool(params, 'wasm', 1);
     const result = await pool.appendChunk({ repo: ref.repo, id: ref.id, offset, bytes: owned(part), checkpoint: null, persist: true });
     await pool.close();
     assert.ok(result.ok);
@@ -48,7 +48,7 @@ test('chunk worker: an offset past the stored data comes back as a tagged result
   t.after(() => rm(root, { recursive: true, force: true }));
   const params = { filesystem: { rootdirectory: root } };
   const ref = await createUpload(createDriver(params), 'w/repo');
-  const pool = createChunkPool(params, 1);
+  const pool = createChunkPool(params, 'wasm', 1);
   t.after(() => pool.close());
   const result = await pool.appendChunk({ repo: ref.repo, id: ref.id, offset: 10, bytes: owned(randomBytes(5)), checkpoint: null, persist: false });
   assert.deepEqual(result, { ok: false, reason: 'offset-mismatch', size: 0 });
@@ -60,7 +60,7 @@ test('chunk worker: without a usable checkpoint it re-hashes the stored data (th
   const params = { filesystem: { rootdirectory: root } };
   const driver = createDriver(params);
   const ref = await createUpload(driver, 'w/repo');
-  const pool = createChunkPool(params, 2);
+  const pool = createChunkPool(params, 'native', 2);
   t.after(() => pool.close());
   const a = randomBytes(5000);
   const b = randomBytes(777);

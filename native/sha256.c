@@ -1,0 +1,110 @@
+/*
+ * quayside_sha256: SHA-256 with a serializable state, over the OpenSSL that Node already links.
+ *
+ * SHA256_CTX is plain data (h[8], Nl, Nh, data[16], num, md_len: 112 bytes), so the JS side
+ * keeps the context in its own Uint8Array and converts it to the shared checkpoint format
+ * (src/digest/native-engine.ts). Node exports OpenSSL's symbols to addons, so nothing links
+ * against a second copy. SHA256_* are deprecated in OpenSSL 3 in favour of EVP, whose context
+ * is opaque and cannot be saved: the deprecated API is the one that fits a resumable hash.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include <node_api.h>
+#include <openssl/sha.h>
+#include <string.h>
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error(env, NULL, "quayside_sha256: " #call " failed"); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+/* Reads argument i as a byte view; returns 0 and throws when it is not one. */
+static int bytes_arg(napi_env env, napi_value value, unsigned char **data, size_t *length) {
+  bool is_typed = false;
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) {
+    napi_throw_type_error(env, NULL, "expected a Uint8Array");
+    return 0;
+  }
+  if (napi_get_typedarray_info(env, value, &type, length, (void **)data, &buffer, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "expected a Uint8Array");
+    return 0;
+  }
+  return 1;
+}
+
+static int ctx_arg(napi_env env, napi_value value, unsigned char **ctx) {
+  size_t length;
+  if (!bytes_arg(env, value, ctx, &length)) return 0;
+  if (length != sizeof(SHA256_CTX)) {
+    napi_throw_range_error(env, NULL, "context must be sizeof(SHA256_CTX) bytes");
+    return 0;
+  }
+  return 1;
+}
+
+/* init(ctx): starts a fresh hash in ctx. */
+static napi_value init(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  unsigned char *ctx;
+  SHA256_CTX c;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !ctx_arg(env, argv[0], &ctx)) return NULL;
+  SHA256_Init(&c);
+  memcpy(ctx, &c, sizeof c);
+  return NULL;
+}
+
+/* update(ctx, bytes): hashes bytes into ctx. A copy in and out keeps alignment no concern of JS. */
+static napi_value update(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  unsigned char *ctx, *data;
+  size_t length;
+  SHA256_CTX c;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !ctx_arg(env, argv[0], &ctx) || !bytes_arg(env, argv[1], &data, &length)) return NULL;
+  memcpy(&c, ctx, sizeof c);
+  SHA256_Update(&c, data, length);
+  memcpy(ctx, &c, sizeof c);
+  return NULL;
+}
+
+/* final(ctx, out32): writes the digest; ctx is spent. */
+static napi_value final(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  unsigned char *ctx, *out;
+  size_t length;
+  SHA256_CTX c;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !ctx_arg(env, argv[0], &ctx) || !bytes_arg(env, argv[1], &out, &length)) return NULL;
+  if (length != SHA256_DIGEST_LENGTH) {
+    napi_throw_range_error(env, NULL, "digest output must be 32 bytes");
+    return NULL;
+  }
+  memcpy(&c, ctx, sizeof c);
+  SHA256_Final(out, &c);
+  memcpy(ctx, &c, sizeof c);
+  return NULL;
+}
+
+static napi_value module_init(napi_env env, napi_value exports) {
+  napi_value fn, size;
+  CHECK(napi_create_function(env, "init", NAPI_AUTO_LENGTH, init, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "init", fn));
+  CHECK(napi_create_function(env, "update", NAPI_AUTO_LENGTH, update, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "update", fn));
+  CHECK(napi_create_function(env, "final", NAPI_AUTO_LENGTH, final, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "final", fn));
+  CHECK(napi_create_uint32(env, (uint32_t)sizeof(SHA256_CTX), &size));
+  CHECK(napi_set_named_property(env, exports, "contextSize", size));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, module_init)
