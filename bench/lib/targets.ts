@@ -1,0 +1,155 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Benchmark targets: Quayside (from the build, as it ships) and docker-registry (Debian's
+ * distribution 2.8.2), each a child process on 127.0.0.1 over its own storage root on the same
+ * disk, so one client drives both in the same run. CPU and peak RSS come from /proc, for the
+ * whole process (all threads).
+ */
+export interface Target {
+  readonly name: 'quayside' | 'docker-registry';
+  readonly url: string;
+  readonly root: string;
+  /** user + system CPU seconds of the server process so far. */
+  cpuSeconds(): Promise<number>;
+  /** Peak resident set since the last resetPeak(), MiB. */
+  peakRssMiB(): Promise<number>;
+  resetPeak(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const repoRoot = new URL('../../', import.meta.url).pathname;
+const TICKS_PER_SECOND = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/v2/`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`${url}: not ready after 10 s`);
+}
+
+function processStats(child: ChildProcess, name: Target['name'], url: string, root: string): Target {
+  const pid = child.pid ?? 0;
+  return {
+    name,
+    url,
+    root,
+    async cpuSeconds() {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    },
+    async peakRssMiB() {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8');
+      const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+      return kib / 1024;
+    },
+    async resetPeak() {
+      await writeFile(`/proc/${pid}/clear_refs`, '5').catch(() => undefined);
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Builds Quayside (npm run build) once per process. */
+let built = false;
+export function buildQuayside(): void {
+  if (built) return;
+  const result = spawnSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error('npm run build failed');
+  built = true;
+}
+
+export interface QuaysideOptions {
+  readonly root: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export async function startQuayside(options: QuaysideOptions): Promise<Target> {
+  buildQuayside();
+  await mkdir(options.root, { recursive: true });
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'serve'], {
+    env: {
+      ...process.env,
+      REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
+      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: options.root,
+      REGISTRY_STORAGE_DELETE_ENABLED: 'true',
+      REGISTRY_LOG_LEVEL: 'warn',
+      ...options.env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, child);
+  return processStats(child, 'quayside', url, options.root);
+}
+
+export const DOCKER_REGISTRY_BIN = '/usr/bin/docker-registry';
+
+export function dockerRegistryAvailable(): boolean {
+  return existsSync(DOCKER_REGISTRY_BIN);
+}
+
+/** docker-registry with Debian's default settings (in-memory blob descriptor cache), deletes on. */
+export async function startDockerRegistry(options: { root: string }): Promise<Target> {
+  await mkdir(options.root, { recursive: true });
+  const port = await freePort();
+  const config = join(options.root, '..', `docker-registry-${port}.yml`);
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  cache:',
+      '    blobdescriptor: inmemory',
+      '  filesystem:',
+      `    rootdirectory: ${options.root}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '  secret: quayside-bench',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(DOCKER_REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, child);
+  return processStats(child, 'docker-registry', url, options.root);
+}
