@@ -61,8 +61,9 @@ if [ ! -e "$policy" ]; then
   own_policy=yes
 fi
 
+export DEBIAN_FRONTEND=noninteractive
 apt_quiet() { apt-get -q -o DPkg::Lock::Timeout=300 "$@" >>"$log" 2>&1; }
-if ! apt_quiet update || ! DEBIAN_FRONTEND=noninteractive apt_quiet install -y --no-install-recommends "${PACKAGES[@]}"; then
+if ! apt_quiet update || ! apt_quiet install -y --no-install-recommends "${PACKAGES[@]}"; then
   echo "ensure-tools: apt-get failed:" >&2
   cat "$log" >&2
   exit 1
