@@ -12,6 +12,10 @@ import { createDriver } from './storage/factory.ts';
 import { ManifestStore } from './storage/manifest-store.ts';
 import { defaultPipelineOptions, type PipelineOptions } from './uploads/pipeline.ts';
 import { UploadLocks } from './uploads/upload-lock.ts';
+import { BatchBuffers } from './uploads/batch-buffers.ts';
+
+/** Idle batch buffers kept for reuse: enough for 16 uploads' double buffering. */
+const BUFFERS_KEPT = 32;
 import { createChunkPool } from './workers/pool.ts';
 import { selectEngine } from './digest/select-engine.ts';
 
@@ -31,6 +35,9 @@ export interface RegistryOptions {
 
 /** The composition root: wires driver, stores, worker pool, router and server, then listens. */
 export async function createRegistry(config: Config, options: RegistryOptions = {}): Promise<Registry> {
+  // Every fs call of every thread shares libuv's pool (default 4): fdatasyncs of parallel uploads
+  // would queue the cheap stat() of a HEAD behind them. Takes effect if set before first use.
+  process.env['UV_THREADPOOL_SIZE'] ??= '16';
   const log = options.logger ?? createLogger(config.log.level);
   const driverParams: DriverParams = { filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } };
   const driver = createDriver(driverParams);
@@ -38,13 +45,14 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   if (fallbackReason !== undefined) log.warn({ reason: fallbackReason }, 'native SHA-256 engine unavailable; using hash-wasm');
   const pool = createChunkPool(driverParams, engine.name, options.workers);
   const locks = new UploadLocks();
+  const pipeline = { ...defaultPipelineOptions, ...options.pipeline };
   const blobs = new BlobStore(driver);
   const services: Services = {
     config,
     driver,
     blobs,
     manifests: new ManifestStore(driver, blobs),
-    uploads: { driver, engine, pool, locks, blobs, options: { ...defaultPipelineOptions, ...options.pipeline } },
+    uploads: { driver, engine, pool, locks, blobs, buffers: new BatchBuffers(pipeline.batchSize, BUFFERS_KEPT), options: pipeline },
   };
   const server = createHttpServer(createRouter(), services, log);
   const { host, port } = parseAddr(config.http.addr);

@@ -58,19 +58,8 @@ function chunkRange(ctx: RequestContext): ByteRange | undefined {
   return range;
 }
 
-/** Runs `fn` under the upload's lock, marking the upload as draining if the client goes away. */
-async function underLock<T>(ctx: RequestContext, ref: UploadRef, fn: () => Promise<T>): Promise<T> {
-  const { locks } = ctx.services.uploads;
-  const onClose = (): void => {
-    if (!ctx.req.complete) locks.markDraining(ref.id, true);
-  };
-  ctx.req.once('close', onClose);
-  try {
-    return await locks.run(ref.id, fn);
-  } finally {
-    ctx.req.off('close', onClose);
-    locks.markDraining(ref.id, false);
-  }
+function underLock<T>(ctx: RequestContext, ref: UploadRef, fn: () => Promise<T>): Promise<T> {
+  return ctx.services.uploads.locks.run(ref.id, fn);
 }
 
 /** end-4a (start), end-4b (monolithic, ?digest=), end-11 (cross-repository mount, ?mount=&from=). */
@@ -132,10 +121,18 @@ export const putUpload: Handler = async (ctx) => {
   sendBlobCreated(ctx, digest);
 };
 
+/**
+ * How long a status request waits for a PATCH still running on the same upload. A client that
+ * lost its connection asks for the status at once, but the registry only sees the connection go
+ * when it next reads the paused socket; the bytes that arrived are then kept. Waiting briefly
+ * lets the answer include them instead of sending the client into a 416 round trip.
+ */
+const STATUS_WAIT_MS = 1000;
+
 /** end-13: where the upload stands. A client that lost its connection reads this to resume. */
 export const getUploadStatus: Handler = async (ctx) => {
   const id = requireParam(ctx.params.uuid, 'uuid');
-  await ctx.services.uploads.locks.settled(id);
+  await ctx.services.uploads.locks.settled(id, STATUS_WAIT_MS);
   const status = await loadUpload(ctx.services.driver, ctx.params.name, id);
   sendUploadAccepted(ctx, 204, status, status.offset);
 };

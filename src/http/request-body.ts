@@ -2,10 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { RegistryError } from '../errors/registry-error.ts';
 
 /**
- * Cuts a request body into owned, fixed-size batches for the worker pool. Socket chunks (about
- * 64 KiB, often slices of a shared pool) are copied into a buffer we allocated ourselves, so the
- * batch can be moved to a worker, not copied again (STYLE §6.6). Reading pauses while the caller
- * awaits, which is the backpressure on the socket: at most one batch fills while one is written.
+ * Cuts a request body into fixed-size batches in buffers from `acquire` (uploads/batch-buffers.ts).
+ * Reading pauses while the caller awaits, which is the backpressure on the socket: one batch
+ * fills while the previous one is written.
  */
 export class BatchReader implements AsyncIterable<Uint8Array> {
   private current: Uint8Array | undefined;
@@ -13,19 +12,19 @@ export class BatchReader implements AsyncIterable<Uint8Array> {
 
   constructor(
     private readonly body: AsyncIterable<Buffer | Uint8Array>,
-    private readonly batchSize: number,
+    private readonly acquire: () => Uint8Array,
   ) {}
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
     for await (const chunk of this.body) {
       let read = 0;
       while (read < chunk.length) {
-        this.current ??= new Uint8Array(new ArrayBuffer(this.batchSize));
-        const n = Math.min(chunk.length - read, this.batchSize - this.filled);
+        this.current ??= this.acquire();
+        const n = Math.min(chunk.length - read, this.current.length - this.filled);
         this.current.set(chunk.subarray(read, read + n), this.filled);
         this.filled += n;
         read += n;
-        if (this.filled === this.batchSize) yield this.take();
+        if (this.filled === this.current.length) yield this.take();
       }
     }
     if (this.filled > 0) yield this.take();

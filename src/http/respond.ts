@@ -6,7 +6,8 @@ import { HEADER } from './headers.ts';
 
 /** Every response leaves through here. HEAD gets the headers a GET would, never a body. */
 export function sendEmpty(res: ServerResponse, status: number, headers: OutgoingHttpHeaders = {}): void {
-  res.writeHead(status, { [HEADER.contentLength]: '0', ...headers });
+  // RFC 9110 §8.6: a 204 MUST NOT carry Content-Length.
+  res.writeHead(status, status === 204 ? headers : { [HEADER.contentLength]: '0', ...headers });
   res.end();
 }
 

@@ -93,6 +93,10 @@ function resolveMediaType(json: Json, contentType: string | undefined): string {
     invalid('Docker schema 1 manifests are not supported; push schema 2 or OCI');
   }
   if (manifestKind(mediaType) === undefined) invalid(`unsupported manifest media type ${mediaType}`);
+  // Docker's schema 2 makes the field required; without it the type could not be served back.
+  if (declared === undefined && (mediaType === MEDIA_TYPE.dockerManifest || mediaType === MEDIA_TYPE.dockerManifestList)) {
+    invalid('Docker schema 2 manifests must carry mediaType', { contentType: header });
+  }
   return mediaType;
 }
 

@@ -38,6 +38,8 @@ export function createRouter(table: readonly Route[] = routes): Router {
       const { routable, name } = splitName(path);
       const found = METHODS.includes(method as Method) ? find(method as Method, routable) : null;
       if (found) {
+        // `/v2//tags/list`: the route wants a name and the path has an empty one.
+        if ('name' in found.params && name === undefined) throw new RegistryError('NAME_INVALID', { name: '' });
         const params = { ...found.params, name: name ?? '' } as RouteParams;
         return { route: found.store as Route, params };
       }

@@ -12,10 +12,11 @@ import { isValidName } from './names.ts';
 const TAILS: readonly RegExp[] = [
   /^(.+)\/(blobs\/uploads\/[^/]+)$/,
   /^(.+)\/(blobs\/uploads\/?)$/,
-  /^(.+)\/(blobs\/[^/]+)$/,
-  /^(.+)\/(manifests\/[^/]+)$/,
+  // An empty <digest> or <reference> still splits, so its grammar refuses it with the right code.
+  /^(.+)\/(blobs\/[^/]*)$/,
+  /^(.+)\/(manifests\/[^/]*)$/,
   /^(.+)\/(tags\/list)$/,
-  /^(.+)\/(referrers\/[^/]+)$/,
+  /^(.+)\/(referrers\/[^/]*)$/,
 ];
 
 export interface SplitPath {

@@ -16,8 +16,12 @@ export interface StorageDriver {
   readonly name: string;
   /** Whole content of a small file; throws PathNotFoundError when absent. */
   getContent(path: string): Promise<Buffer>;
-  /** Atomically replaces the file (tmp → rename → fsync dir): readers see old or new, never half. */
-  putContent(path: string, content: Uint8Array | string): Promise<void>;
+  /**
+   * Atomically replaces the file (tmp → rename): readers see old or new, never half. Durable
+   * (file and directory synced) before it resolves, unless `durable` is false: then a crash may
+   * lose the new content, which callers must be able to rebuild (upload checkpoints).
+   */
+  putContent(path: string, content: Uint8Array | string, options?: { durable?: boolean }): Promise<void>;
   /** undefined when nothing is there. */
   stat(path: string): Promise<FileInfo | undefined>;
   /** Names of the direct children, sorted; [] when the directory is absent. */

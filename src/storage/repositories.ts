@@ -20,6 +20,8 @@ export async function listRepositories(driver: StorageDriver): Promise<string[]>
   return found.sort();
 }
 
+/** A repository exists when its folder holds one of the markers, not merely as a prefix of another. */
 export async function repositoryExists(driver: StorageDriver, repo: string): Promise<boolean> {
-  return (await driver.stat(paths.repository(repo)))?.isDirectory === true;
+  const children = await driver.list(paths.repository(repo));
+  return children.some((c) => (REPOSITORY_MARKERS as readonly string[]).includes(c));
 }

@@ -3,9 +3,13 @@ import { PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
 
 /**
  * SHA-256 checkpoints of an upload, keyed by the offset they describe
- * (`_uploads/<id>/hashstates/sha256/<offset>`, distribution's layout and format). A checkpoint at
- * offset N is written only after bytes [0, N) are durable, so the newest one is the upload's
- * acknowledged size.
+ * (`_uploads/<id>/hashstates/sha256/<offset>`, distribution's layout and format).
+ *
+ * The upload's data file is the truth about its size; a checkpoint is a shortcut to the hash of
+ * a prefix of it. A checkpoint at offset N is written only after bytes [0, N) were made durable,
+ * so it never describes bytes a crash could take back. The checkpoint file itself is not synced:
+ * if a crash loses it, the next reader takes an older one, or none, and hashes the gap from the
+ * data (distribution's "mind the gap", blobwriter_resumable.go).
  */
 export async function listCheckpointOffsets(driver: StorageDriver, repo: string, id: string): Promise<number[]> {
   const names = await driver.list(paths.uploadHashStates(repo, id));
@@ -24,22 +28,28 @@ export async function readCheckpointAt(driver: StorageDriver, repo: string, id: 
   }
 }
 
-export interface LatestCheckpoint {
+export interface Checkpoint {
   readonly offset: number;
-  readonly checkpoint: Uint8Array | null;
+  readonly bytes: Uint8Array;
 }
 
-/** The newest checkpoint, or offset 0 when the upload has none yet. */
-export async function latestCheckpoint(driver: StorageDriver, repo: string, id: string): Promise<LatestCheckpoint> {
-  const offsets = await listCheckpointOffsets(driver, repo, id);
-  const offset = offsets.at(-1);
-  if (offset === undefined) return { offset: 0, checkpoint: null };
-  return { offset, checkpoint: (await readCheckpointAt(driver, repo, id, offset)) ?? null };
+/** Stored checkpoints at or below `size`, newest first: callers try each until one loads. */
+export async function checkpointsAtOrBelow(driver: StorageDriver, repo: string, id: string, size: number): Promise<Checkpoint[]> {
+  const offsets = (await listCheckpointOffsets(driver, repo, id)).filter((o) => o <= size && o > 0).reverse();
+  const found: Checkpoint[] = [];
+  for (const offset of offsets) {
+    const bytes = await readCheckpointAt(driver, repo, id, offset);
+    if (bytes) found.push({ offset, bytes });
+  }
+  return found;
 }
 
-/** Writes the checkpoint durably, then drops the older ones (the newest is the only one read). */
+/**
+ * Stores the checkpoint for `offset` (the data below it is already durable) and drops the
+ * older ones. Not synced: see above.
+ */
 export async function writeCheckpoint(driver: StorageDriver, repo: string, id: string, offset: number, checkpoint: Uint8Array): Promise<void> {
-  await driver.putContent(paths.uploadHashState(repo, id, offset), checkpoint);
+  await driver.putContent(paths.uploadHashState(repo, id, offset), checkpoint, { durable: false });
   for (const older of await listCheckpointOffsets(driver, repo, id)) {
     if (older < offset) await driver.delete(paths.uploadHashState(repo, id, older));
   }

@@ -2,6 +2,7 @@ import type { Digest } from '../digest/digest.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { paths } from '../storage/paths.ts';
+import { readCheckpointAt } from './checkpoints.ts';
 import type { PipelineDeps } from './pipeline.ts';
 import { cancelUpload, loadUpload, type UploadRef } from './session.ts';
 
@@ -17,34 +18,29 @@ export interface CommitDeps extends PipelineDeps {
  */
 export async function commitUpload(deps: CommitDeps, ref: UploadRef, expected: Digest): Promise<{ size: number }> {
   // Under the lock: a PUT that waited behind another may find the upload already committed.
-  const { offset, checkpoint } = await loadUpload(deps.driver, ref.repo, ref.id);
+  const { offset } = await loadUpload(deps.driver, ref.repo, ref.id);
   const dataPath = paths.uploadData(ref.repo, ref.id);
-  await trimToCheckpoint(deps, dataPath, offset);
+  if (offset === 0) await deps.driver.writeAt(dataPath, 0, new Uint8Array(0)); // an empty blob: no PATCH ever came
 
-  const actualHex = await finalHex(deps, ref, expected.algorithm, offset, checkpoint);
+  const actualHex = await finalHex(deps, ref, expected.algorithm, offset);
   if (actualHex !== expected.hex) {
     throw new RegistryError('DIGEST_INVALID', { expected: expected.value, actual: `${expected.algorithm}:${actualHex}` });
   }
+  // Our PATCHes end synced; an upload another registry wrote may not be. Cheap when clean.
+  await deps.driver.sync(dataPath);
   await deps.blobs.adopt(expected, dataPath);
   await deps.blobs.link(ref.repo, expected);
   await cancelUpload(deps.driver, ref);
   return { size: offset };
 }
 
-/** Bytes past the last checkpoint were never acknowledged (a crash mid-PATCH): cut them off. */
-async function trimToCheckpoint(deps: PipelineDeps, dataPath: string, offset: number): Promise<void> {
-  const data = await deps.driver.stat(dataPath);
-  if (data?.size === offset) return;
-  if (data && data.size < offset) throw new Error(`upload data (${data.size} bytes) shorter than its checkpoint (${offset})`);
-  await deps.driver.writeAt(dataPath, offset, new Uint8Array(0));
-  await deps.driver.sync(dataPath);
-}
-
-async function finalHex(deps: PipelineDeps, ref: UploadRef, algorithm: Digest['algorithm'], offset: number, checkpoint: Uint8Array | null): Promise<string> {
-  if (algorithm === 'sha256' && checkpoint) {
-    const hasher = await deps.engine.resume(checkpoint);
+async function finalHex(deps: CommitDeps, ref: UploadRef, algorithm: Digest['algorithm'], offset: number): Promise<string> {
+  if (algorithm === 'sha256') {
+    const stored = offset === 0 ? undefined : await readCheckpointAt(deps.driver, ref.repo, ref.id, offset);
+    const hasher = stored ? await deps.engine.resume(stored) : offset === 0 ? await deps.engine.fresh() : undefined;
     if (hasher && hasher.length === offset) return hasher.digestHex();
   }
-  // No usable checkpoint (another engine's, a damaged one) or another algorithm: hash the data.
+  // No checkpoint at the end (a crash, another engine's, docker-registry's older one) or another
+  // algorithm: a worker hashes from the nearest checkpoint, or from the start.
   return (await deps.pool.hashUpload({ repo: ref.repo, id: ref.id, size: offset, algorithm })).hex;
 }

@@ -1,9 +1,10 @@
+import type { Sha256Engine } from '../digest/engine.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import { BatchReader } from '../http/request-body.ts';
-import type { Sha256Engine } from '../digest/engine.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import type { ChunkPool } from '../workers/pool.ts';
 import type { AppendChunkResult } from '../workers/tasks.ts';
+import type { BatchBuffers } from './batch-buffers.ts';
 import { loadUpload, type UploadRef } from './session.ts';
 import type { UploadLocks } from './upload-lock.ts';
 
@@ -21,6 +22,7 @@ export interface PipelineDeps {
   readonly engine: Sha256Engine;
   readonly pool: ChunkPool;
   readonly locks: UploadLocks;
+  readonly buffers: BatchBuffers;
   readonly options: PipelineOptions;
 }
 
@@ -31,62 +33,79 @@ const EMPTY = new Uint8Array(0);
  * check and the append must not interleave with another request on the same upload.
  *
  * `expectedStart` is the Content-Range start (end-5); a chunk that does not begin at the upload's
- * durable size is 416 and changes nothing. Without it (docker's streamed PATCH) the body appends.
+ * size is 416 and changes nothing. Without it (docker's streamed PATCH) the body appends.
  *
  * Batches go to the pool one at a time, each carrying the checkpoint the previous one returned;
- * while a worker writes batch k the socket fills batch k+1. The PATCH ends with a durable
- * checkpoint, so the 202 only promises bytes that survive a crash. When the client goes away
- * mid-body, the bytes that did arrive are kept and made durable: it can ask GET for the range
- * and continue from there (end-13).
+ * while a worker writes batch k the socket fills batch k+1. The PATCH ends durable (data synced,
+ * checkpoint stored), so the 202 only promises bytes that survive a crash. When the client goes
+ * away mid-body, the bytes that did arrive are kept and made durable: it can ask GET for the
+ * range and continue from there (end-13).
  */
 export async function appendBody(deps: PipelineDeps, ref: UploadRef, expectedStart: number | undefined, body: AsyncIterable<Buffer | Uint8Array>): Promise<number> {
   const status = await loadUpload(deps.driver, ref.repo, ref.id);
   if (expectedStart !== undefined && expectedStart !== status.offset) {
     throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: status.offset, receivedStart: expectedStart });
   }
-  let offset = status.offset;
-  let checkpoint = status.checkpoint;
-  let sinceDurable = 0;
-  let inflight: Promise<AppendChunkResult> | undefined;
-
-  const settle = async (): Promise<void> => {
-    if (!inflight) return;
-    const result = await inflight;
-    inflight = undefined;
-    // The data file is shorter than our offset: someone else changed this upload under us.
-    if (!result.ok) throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: result.size, receivedStart: offset });
-    offset = result.offset;
-    checkpoint = result.checkpoint;
-  };
-  const send = (bytes: Uint8Array, persist: boolean): void => {
-    inflight = deps.pool.appendChunk({ repo: ref.repo, id: ref.id, offset, bytes, checkpoint, persist });
-  };
-
-  const reader = new BatchReader(body, deps.options.batchSize);
+  const batches = new BatchSender(deps, ref, status.offset);
+  const reader = new BatchReader(body, () => deps.buffers.acquire());
   try {
-    for await (const batch of reader) {
-      await settle();
-      sinceDurable += batch.length;
-      const persist = sinceDurable >= deps.options.checkpointEvery;
-      if (persist) sinceDurable = 0;
-      send(batch, persist);
-    }
-    await settle();
+    for await (const batch of reader) await batches.send(batch);
+    await batches.send(EMPTY, true);
+    await batches.settle();
   } catch (err) {
-    await keepWhatArrived(settle, send, reader);
+    await batches.keep(reader.takeRemainder());
     throw err;
   }
-  send(EMPTY, true);
-  await settle();
-  return offset;
+  return batches.offset;
 }
 
-async function keepWhatArrived(settle: () => Promise<void>, send: (b: Uint8Array, persist: boolean) => void, reader: BatchReader): Promise<void> {
-  try {
-    await settle();
-    send(reader.takeRemainder() ?? EMPTY, true);
-    await settle();
-  } catch {
-    // The original error is the one worth reporting; the upload stays at its last checkpoint.
+/** Keeps one append task in flight per upload, threading offset and checkpoint through them. */
+class BatchSender {
+  offset: number;
+  private checkpoint: Uint8Array | null = null;
+  private sinceDurable = 0;
+  private inflight: { task: Promise<AppendChunkResult>; bytes: Uint8Array } | undefined;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    private readonly ref: UploadRef,
+    offset: number,
+  ) {
+    this.offset = offset;
+  }
+
+  async send(bytes: Uint8Array, forcePersist = false): Promise<void> {
+    await this.settle();
+    this.sinceDurable += bytes.length;
+    const persist = forcePersist || this.sinceDurable >= this.deps.options.checkpointEvery;
+    if (persist) this.sinceDurable = 0;
+    const { repo, id } = this.ref;
+    this.inflight = { task: this.deps.pool.appendChunk({ repo, id, offset: this.offset, bytes, checkpoint: this.checkpoint, persist }), bytes };
+  }
+
+  async settle(): Promise<void> {
+    const inflight = this.inflight;
+    if (!inflight) return;
+    this.inflight = undefined;
+    try {
+      const result = await inflight.task;
+      // The data file is not where we left it: another request or replica changed this upload.
+      if (!result.ok) throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: result.size, receivedStart: this.offset });
+      this.offset = result.offset;
+      this.checkpoint = result.checkpoint;
+    } finally {
+      if (inflight.bytes.length > 0) this.deps.buffers.release(inflight.bytes);
+    }
+  }
+
+  /** After a failure (usually the client going away): write what arrived, durably, if we can. */
+  async keep(remainder: Uint8Array | undefined): Promise<void> {
+    try {
+      await this.settle();
+      await this.send(remainder ?? EMPTY, true);
+      await this.settle();
+    } catch {
+      // The original error is the one worth reporting; the upload stays at its last durable size.
+    }
   }
 }

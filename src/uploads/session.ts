@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/registry-error.ts';
 import { paths } from '../storage/paths.ts';
 import type { StorageDriver } from '../storage/driver.ts';
-import { latestCheckpoint, type LatestCheckpoint } from './checkpoints.ts';
 
 /**
  * An upload session lives in storage only (`_uploads/<id>/`), so any worker, a restarted
@@ -13,7 +12,9 @@ export interface UploadRef {
   readonly id: string;
 }
 
-export interface UploadStatus extends UploadRef, LatestCheckpoint {
+export interface UploadStatus extends UploadRef {
+  /** Bytes received: the size of the data file (distribution's fileWriter.Size()). */
+  readonly offset: number;
   readonly startedAt: Date;
 }
 
@@ -22,6 +23,7 @@ const UPLOAD_ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,127}$/;
 
 export async function createUpload(driver: StorageDriver, repo: string): Promise<UploadRef> {
   const id = randomUUID();
+  // RFC 3339, as distribution writes it; docker-registry reads this file to resume our upload.
   await driver.putContent(paths.uploadStartedAt(repo, id), new Date().toISOString());
   return { repo, id };
 }
@@ -29,10 +31,9 @@ export async function createUpload(driver: StorageDriver, repo: string): Promise
 /** The upload's durable state; BLOB_UPLOAD_UNKNOWN (code-3) when there is no such upload. */
 export async function loadUpload(driver: StorageDriver, repo: string, id: string): Promise<UploadStatus> {
   if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id.slice(0, 200) });
-  const started = await driver.stat(paths.uploadStartedAt(repo, id));
+  const [started, data] = await Promise.all([driver.stat(paths.uploadStartedAt(repo, id)), driver.stat(paths.uploadData(repo, id))]);
   if (!started) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id });
-  const latest = await latestCheckpoint(driver, repo, id);
-  return { repo, id, ...latest, startedAt: started.modifiedAt };
+  return { repo, id, offset: data?.size ?? 0, startedAt: started.modifiedAt };
 }
 
 export async function cancelUpload(driver: StorageDriver, ref: UploadRef): Promise<void> {

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Per-upload serial queue: the range check and the append of one upload happen under one lock,
  * so a retried or misbehaving client cannot interleave two PATCHes (STYLE §6.7). Different
@@ -6,7 +8,6 @@
  */
 export class UploadLocks {
   private readonly tails = new Map<string, Promise<unknown>>();
-  private readonly draining = new Set<string>();
 
   run<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(id) ?? Promise.resolve();
@@ -22,18 +23,13 @@ export class UploadLocks {
     return result;
   }
 
-  /** Marks an upload whose client went away while its bytes are still being made durable. */
-  markDraining(id: string, draining: boolean): void {
-    if (draining) this.draining.add(id);
-    else this.draining.delete(id);
-  }
-
-  /**
-   * Resolves when a draining upload has settled. A client that lost its connection mid-PATCH
-   * asks for the status next (end-13); it must see every byte the registry kept.
-   */
-  async settled(id: string): Promise<void> {
-    if (this.draining.has(id)) await this.tails.get(id);
+  /** Resolves when the upload's queued operations are done, or after `maxWaitMs`, whichever is first. */
+  async settled(id: string, maxWaitMs: number): Promise<void> {
+    const tail = this.tails.get(id);
+    if (!tail) return;
+    const timeout = new AbortController();
+    await Promise.race([tail, sleep(maxWaitMs, undefined, { signal: timeout.signal }).catch(() => undefined)]);
+    timeout.abort();
   }
 
   /** Resolves when every queued operation has finished (graceful shutdown). */

@@ -15,21 +15,25 @@ export interface ChunkPool {
   close(): Promise<void>;
 }
 
+/**
+ * A task spends part of its time awaiting the disk; letting each worker interleave a few tasks
+ * (of different uploads: one upload never has two in flight) keeps the hashing cores busy.
+ */
+const TASKS_PER_WORKER = 4;
+
 export function createChunkPool(driver: DriverParams, engine: string, threads = availableParallelism()): ChunkPool {
   const workerData: WorkerConfig = { driver, engine };
   const pool = new Piscina({
     filename: entry.href,
-    minThreads: Math.min(1, threads),
+    minThreads: Math.max(1, threads),
     maxThreads: Math.max(1, threads),
+    concurrentTasksPerWorker: TASKS_PER_WORKER,
     idleTimeout: 60_000,
     workerData,
   });
   return {
-    appendChunk: (task) => {
-      // Move the bytes: they are an owned buffer (http/request-body.ts), never Node's shared pool.
-      const transferList = task.bytes.byteLength > 0 ? [task.bytes.buffer as ArrayBuffer] : [];
-      return pool.run(task, { name: TASK.appendChunk, transferList }) as Promise<AppendChunkResult>;
-    },
+    // The bytes sit in a SharedArrayBuffer: the worker reads them in place.
+    appendChunk: (task) => pool.run(task, { name: TASK.appendChunk }) as Promise<AppendChunkResult>,
     hashUpload: (task) => pool.run(task, { name: TASK.hashUpload }) as Promise<HashUploadResult>,
     close: () => pool.close(),
   };

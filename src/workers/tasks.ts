@@ -9,11 +9,11 @@ export interface AppendChunkTask {
   readonly id: string;
   /** Where these bytes start: the upload's size when the task was sent. */
   readonly offset: number;
-  /** Owned bytes, moved (transferList), never copied. */
+  /** A view on a SharedArrayBuffer (uploads/batch-buffers.ts): read in place, never copied. */
   readonly bytes: Uint8Array;
-  /** The checkpoint at `offset` when the caller has it; otherwise the worker reads it from storage. */
+  /** The checkpoint at `offset` when the caller has it; otherwise the worker restores one. */
   readonly checkpoint: Uint8Array | null;
-  /** Make data and checkpoint durable before answering (end of a PATCH, or a periodic checkpoint). */
+  /** Make the data durable and store a checkpoint (end of a PATCH, or every checkpointEvery bytes). */
   readonly persist: boolean;
 }
 

@@ -288,9 +288,10 @@ test('bad input: paths that are no endpoint → 404 UNSUPPORTED; a wrong method 
   for (const [method, path] of wrongMethods) expectError(await call(method, path), 405, 'UNSUPPORTED');
 });
 
-// src bug, reported: an EMPTY repository name passes. split-name.ts finds no tail in "/tags/list"
-// (its `(.+)` needs a character before the '/'), hands the path to find-my-way unchanged, and
-// find-my-way matches `:name` = "" (router.ts then uses `name ?? ''`). So `GET /v2//tags/list` is
-// 200 {"name":"","tags":[]}, and `POST /v2//blobs/uploads/?digest=…` with a body is 201 and writes
-// repositories/_uploads/ and repositories/_layers/ directly under the repositories root.
-test.todo('bad input (code-8): an empty repository name (/v2//tags/list, /v2//blobs/uploads/) → 400 NAME_INVALID, nothing written');
+test('bad input (code-8): an empty repository name (/v2//tags/list, /v2//blobs/uploads/) → 400 NAME_INVALID, nothing written', async () => {
+  const hi = sha256('hi');
+  expectError(await call('GET', '/v2//tags/list'), 400, 'NAME_INVALID');
+  expectError(await call('POST', `/v2//blobs/uploads/?digest=${hi}`, { body: 'hi' }), 400, 'NAME_INVALID');
+  expectError(await call('GET', `/v2//blobs/${hi}`), 400, 'NAME_INVALID');
+  expectError(await call('GET', '/v2//manifests/latest'), 400, 'NAME_INVALID');
+});

@@ -383,8 +383,14 @@ test('DELETE end-9: deletes disabled → 405 UNSUPPORTED and the manifest is unt
   await expectServed(url, app, pushed.digest, pushed);
 });
 
-// src bug, reported: a manifest without `mediaType` pushed with Content-Type Docker schema2 is
-// accepted (201) but served as application/vnd.oci.image.manifest.v1+json, because
-// storage/manifest-store.ts storedMediaType() guesses by shape and the pushed type is not kept.
-// distribution refuses a schema2 manifest without mediaType.
-test.todo('GET end-3: manifest pushed without mediaType is served with the Content-Type it was pushed with (or refused at PUT)');
+test('PUT end-7: a Docker schema 2 manifest or list without mediaType → 400 MANIFEST_INVALID (it could not be served back as pushed)', async () => {
+  const repo = 'no-media-type';
+  const manifest = await imageManifest(url, repo);
+  delete manifest['mediaType'];
+  const body = JSON.stringify(manifest);
+  expectError(await pushManifest(url, repo, 'docker', body, 'application/vnd.docker.distribution.manifest.v2+json'), 400, 'MANIFEST_INVALID');
+  expectError(await pushManifest(url, repo, 'list', JSON.stringify({ schemaVersion: 2, manifests: [] }), 'application/vnd.docker.distribution.manifest.list.v2+json'), 400, 'MANIFEST_INVALID');
+  // OCI makes the field a SHOULD: the same body as an OCI manifest is fine and served as one.
+  expectStatus(await pushManifest(url, repo, 'oci', body, OCI_MANIFEST), 201);
+  expectHeader(await send(url, `/v2/${repo}/manifests/oci`), 'content-type', OCI_MANIFEST);
+});

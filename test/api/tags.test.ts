@@ -108,12 +108,12 @@ test('GET end-8a: unknown repository → 404 NAME_UNKNOWN', async () => {
   expectError(await send(url, '/v2/org/team/app/sub/tags/list'), 404, 'NAME_UNKNOWN');
 });
 
-// src bug, reported: storage/repositories.ts repositoryExists() only checks that
-// repositories/<name> is a directory, so a path prefix of a real repository answers
-// 200 {"name":"org/team","tags":[]}. distribution answers 404 NAME_UNKNOWN.
-test.todo('GET end-8a: a prefix of a repository name (org/team of org/team/app) → 404 NAME_UNKNOWN');
+test('GET end-8a: a prefix of a repository name (org/team of org/team/app) → 404 NAME_UNKNOWN', async () => {
+  expectError(await send(url, '/v2/org/team/tags/list'), 404, 'NAME_UNKNOWN');
+  expectError(await send(url, '/v2/org/tags/list'), 404, 'NAME_UNKNOWN');
+});
 
-// src bug, reported: FilesystemDriver.list() drops every entry whose name contains ".tmp-" (its
-// own temp-file marker), so the legal tag "v1.tmp-2" is pushed (201) and served by tag, but
-// missing from the tag list.
-test.todo('GET end-8a: a tag containing ".tmp-" (legal by the tag grammar) is listed');
+test('GET end-8a: a tag containing ".tmp-" (legal by the tag grammar) is listed', async () => {
+  await tagAll('tmp-marker', ['v1.tmp-2', 'v1']);
+  expectList(await send(url, '/v2/tmp-marker/tags/list'), 'tmp-marker', ['v1', 'v1.tmp-2']);
+});

@@ -65,16 +65,22 @@ test('cli: SIGTERM lets an in-flight PATCH finish (202), then exits 0; a restart
   await writeFile(file, `log:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n`);
   const first = await serve(t, file);
   const location = (await send(first.url, '/v2/shut/down/blobs/uploads/', { method: 'POST' })).headers.get('location') ?? '';
-  const blob = randomBytes(3 * 1024 * 1024);
+  const blob = randomBytes(6 * 1024 * 1024);
+  const head = 5 * 1024 * 1024; // more than one 4 MiB worker batch, so some of it reaches the disk
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
   async function* slowBody(): AsyncGenerator<Buffer> {
-    yield blob.subarray(0, 1024 * 1024);
+    yield blob.subarray(0, head);
     await gate; // SIGTERM arrives while the body is still coming
-    yield blob.subarray(1024 * 1024);
+    yield blob.subarray(head);
   }
   const patch = send(first.url, location, { method: 'PATCH', headers: { 'transfer-encoding': 'chunked' }, body: slowBody() });
-  await sleep(200);
+  // Signal only once the registry is visibly inside the PATCH (bytes on disk), however loaded the machine.
+  for (let i = 0; i < 100; i++) {
+    const status = await send(first.url, location);
+    if (status.headers.get('range') !== '0-0') break;
+    await sleep(50);
+  }
   const code = exitCode(first.child, 'SIGTERM');
   await sleep(200);
   release();

@@ -8,7 +8,7 @@ import { wasmEngine } from '../../src/digest/wasm-engine.ts';
 import { createDriver } from '../../src/storage/factory.ts';
 import { paths } from '../../src/storage/paths.ts';
 import { createUpload } from '../../src/uploads/session.ts';
-import { latestCheckpoint } from '../../src/uploads/checkpoints.ts';
+import { checkpointsAtOrBelow } from '../../src/uploads/checkpoints.ts';
 import { createChunkPool } from '../../src/workers/pool.ts';
 
 function owned(bytes: Buffer): Uint8Array {
@@ -37,9 +37,9 @@ test('chunk worker: consecutive chunks in different pools (a restart between eac
   const whole = Buffer.concat(parts);
   assert.equal(offset, whole.length);
   assert.ok((await readFile(join(root, paths.uploadData(ref.repo, ref.id)))).equals(whole));
-  const latest = await latestCheckpoint(driver, ref.repo, ref.id);
-  assert.equal(latest.offset, whole.length);
-  const hasher = await wasmEngine.resume(latest.checkpoint ?? new Uint8Array(0));
+  const [latest] = await checkpointsAtOrBelow(driver, ref.repo, ref.id, whole.length);
+  assert.equal(latest?.offset, whole.length);
+  const hasher = await wasmEngine.resume(latest?.bytes ?? new Uint8Array(0));
   assert.equal(hasher?.digestHex(), createHash('sha256').update(whole).digest('hex'));
 });
 

@@ -6,6 +6,9 @@ import type { Readable } from 'node:stream';
 import { isNotFound } from '../../errors/to-registry-error.ts';
 import { PathNotFoundError, type FileInfo, type StorageDriver } from '../driver.ts';
 
+/** Temp files carry '~', which no repository name, tag, digest or upload id may contain. */
+const TEMP_MARK = '~tmp-';
+
 /** Pulls stream in large reads: 64 KiB reads cost Node a third of its pull throughput. */
 const READ_CHUNK = 1024 * 1024;
 
@@ -34,15 +37,16 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async putContent(path: string, content: Uint8Array | string): Promise<void> {
+  async putContent(path: string, content: Uint8Array | string, options: { durable?: boolean } = {}): Promise<void> {
+    const durable = options.durable ?? true;
     const target = this.full(path);
     const dir = nodePath.dirname(target);
     await fs.mkdir(dir, { recursive: true });
-    const tmp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
+    const tmp = `${target}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
     const handle = await fs.open(tmp, 'w');
     try {
       await handle.writeFile(content);
-      await handle.datasync();
+      if (durable) await handle.datasync();
     } finally {
       await handle.close();
     }
@@ -52,7 +56,7 @@ export class FilesystemDriver implements StorageDriver {
       await fs.rm(tmp, { force: true });
       throw err;
     }
-    await syncDirectory(dir);
+    if (durable) await syncDirectory(dir);
   }
 
   async stat(path: string): Promise<FileInfo | undefined> {
@@ -68,7 +72,7 @@ export class FilesystemDriver implements StorageDriver {
   async list(path: string): Promise<string[]> {
     try {
       const names = await fs.readdir(this.full(path));
-      return names.filter((n) => !n.includes('.tmp-')).sort();
+      return names.filter((n) => !n.includes(TEMP_MARK)).sort();
     } catch (err) {
       if (isNotFound(err)) return [];
       throw err;
