@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "quayside_sha256",
-      "sources": ["native/sha256.c"],
+      "target_name": "quayside_native",
+      "sources": ["native/quayside.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]

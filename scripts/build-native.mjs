@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the optional native SHA-256 engine (native/sha256.c) with node-gyp at install time.
+// Builds the optional native addon (native/quayside.c) with node-gyp at install time.
 // A failed build is not a failed install: Quayside then runs on hash-wasm and says so at start-up.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -27,8 +27,8 @@ const nodedir = existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? [`--
 const [command, ...args] = nodeGypCommand();
 const result = spawnSync(command, [...args, 'rebuild', ...nodedir], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
 if (result.status === 0) {
-  console.log('quayside: built the native SHA-256 engine');
+  console.log('quayside: built the native addon (SHA-256 engine, O_DIRECT alignment)');
 } else {
   const why = (result.stderr || String(result.error ?? '')).trim().split('\n').slice(-5).join('\n');
-  console.warn(`quayside: could not build the native SHA-256 engine; hash-wasm will be used.\n${why}`);
+  console.warn(`quayside: could not build the native addon; hash-wasm and buffered writes will be used.\n${why}`);
 }

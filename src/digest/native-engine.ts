@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { nativeAddon, type NativeAddon } from '../native/addon.ts';
 import type { Sha256Engine, Sha256Hasher } from './engine.ts';
 import { decodeCheckpoint, encodeCheckpoint, type Sha256State } from './sha256-checkpoint.ts';
 
@@ -15,25 +15,15 @@ import { decodeCheckpoint, encodeCheckpoint, type Sha256State } from './sha256-c
  *   104     4     num: pending byte count (length % 64)
  *   108     4     md_len (32)
  */
-interface Addon {
-  init(ctx: Uint8Array): void;
-  update(ctx: Uint8Array, bytes: Uint8Array): void;
-  final(ctx: Uint8Array, out: Uint8Array): void;
-  readonly contextSize: number;
-}
+type Addon = NativeAddon;
 
 const CONTEXT_SIZE = 112;
 
-function loadAddon(): Addon | Error {
+function checkAddon(): Addon | Error {
+  if (nativeAddon instanceof Error) return nativeAddon;
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) return new Error('big-endian host: the context layout is not translated');
-  try {
-    // build/ sits at the package root: ../../build from both src/digest and dist/digest.
-    const addon = createRequire(import.meta.url)('../../build/Release/quayside_sha256.node') as Addon;
-    if (addon.contextSize !== CONTEXT_SIZE) return new Error(`unexpected SHA256_CTX size ${addon.contextSize}`);
-    return addon;
-  } catch (err) {
-    return err as Error;
-  }
+  if (nativeAddon.contextSize !== CONTEXT_SIZE) return new Error(`unexpected SHA256_CTX size ${nativeAddon.contextSize}`);
+  return nativeAddon;
 }
 
 function toState(ctx: Uint8Array): Sha256State {
@@ -98,7 +88,7 @@ function createNativeEngine(addon: Addon): Sha256Engine {
   };
 }
 
-const loaded = loadAddon();
+const loaded = checkAddon();
 
 /** The native engine, or why it is not available (the caller falls back to hash-wasm). */
 export const nativeEngine: Sha256Engine | Error = loaded instanceof Error ? loaded : createNativeEngine(loaded);

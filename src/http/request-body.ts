@@ -2,24 +2,29 @@ import type { IncomingMessage } from 'node:http';
 import { RegistryError } from '../errors/registry-error.ts';
 
 /**
- * Cuts a request body into fixed-size batches in buffers from `acquire` (uploads/batch-buffers.ts).
+ * Cuts a request body into fixed-size batches in buffers from `acquire` (uploads/batch-buffers.ts),
+ * which is told the stream offset each batch starts at (for its memory alignment).
  * Reading pauses while the caller awaits, which is the backpressure on the socket: one batch
  * fills while the previous one is written.
  */
 export class BatchReader implements AsyncIterable<Uint8Array> {
   private current: Uint8Array | undefined;
   private filled = 0;
+  private offset: number;
 
   constructor(
     private readonly body: AsyncIterable<Buffer | Uint8Array>,
-    private readonly acquire: () => Uint8Array,
-  ) {}
+    private readonly acquire: (offset: number) => Uint8Array,
+    startOffset: number,
+  ) {
+    this.offset = startOffset;
+  }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
     for await (const chunk of this.body) {
       let read = 0;
       while (read < chunk.length) {
-        this.current ??= this.acquire();
+        this.current ??= this.acquire(this.offset);
         const n = Math.min(chunk.length - read, this.current.length - this.filled);
         this.current.set(chunk.subarray(read, read + n), this.filled);
         this.filled += n;
@@ -37,6 +42,7 @@ export class BatchReader implements AsyncIterable<Uint8Array> {
 
   private take(): Uint8Array {
     const batch = (this.current ?? new Uint8Array(0)).subarray(0, this.filled);
+    this.offset += this.filled;
     this.current = undefined;
     this.filled = 0;
     return batch;

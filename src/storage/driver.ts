@@ -50,5 +50,9 @@ export class PathNotFoundError extends Error {
 }
 
 export interface DriverParams {
-  filesystem: { rootdirectory: string };
+  filesystem: {
+    rootdirectory: string;
+    /** Write upload data with O_DIRECT where it can (default true): see filesystem/driver.ts. */
+    directio?: boolean;
+  };
 }

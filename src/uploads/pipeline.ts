@@ -47,7 +47,7 @@ export async function appendBody(deps: PipelineDeps, ref: UploadRef, expectedSta
     throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: status.offset, receivedStart: expectedStart });
   }
   const batches = new BatchSender(deps, ref, status.offset);
-  const reader = new BatchReader(body, () => deps.buffers.acquire());
+  const reader = new BatchReader(body, (offset) => deps.buffers.acquire(offset), status.offset);
   try {
     for await (const batch of reader) await batches.send(batch);
     await batches.send(EMPTY, true);

@@ -4,6 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import type { Readable } from 'node:stream';
 import { isNotFound } from '../../errors/to-registry-error.ts';
+import { nativeAddon } from '../../native/addon.ts';
 import { PathNotFoundError, type FileInfo, type StorageDriver } from '../driver.ts';
 
 /** Temp files carry '~', which no repository name, tag, digest or upload id may contain. */
@@ -12,13 +13,30 @@ const TEMP_MARK = '~tmp-';
 /** Pulls stream in large reads: 64 KiB reads cost Node a third of its pull throughput. */
 const READ_CHUNK = 1024 * 1024;
 
+/**
+ * Upload data is written with O_DIRECT where the platform, the filesystem and the memory allow.
+ * Measured on our 2-core machines: a buffered 2 GiB write costs 5.3 s of kernel CPU (402 MB/s);
+ * O_DIRECT writes it in 1.2 s for 0.16 s of CPU. The page cache is the expensive part of an
+ * upload, and an upload has no use for it: its bytes are read again only when pulled. Only the
+ * block-aligned middle of each write goes direct; the unaligned head and tail go through the page
+ * cache, so any offset a client's chunks leave works, and fdatasync covers both.
+ */
+const DIRECT_ALIGNMENT = 4096;
+
+export interface FilesystemOptions {
+  readonly directIo?: boolean;
+}
+
 /** The local filesystem driver: the embedded default (distribution's `filesystem` driver). */
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
   private readonly root: string;
+  /** Turned off for good the first time the filesystem refuses O_DIRECT (tmpfs, some overlays). */
+  private directIo: boolean;
 
-  constructor(rootdirectory: string) {
+  constructor(rootdirectory: string, options: FilesystemOptions = {}) {
     this.root = nodePath.resolve(rootdirectory);
+    this.directIo = (options.directIo ?? true) && process.platform === 'linux' && constants.O_DIRECT !== undefined && !(nativeAddon instanceof Error);
   }
 
   private full(path: string): string {
@@ -99,13 +117,52 @@ export class FilesystemDriver implements StorageDriver {
       const { size } = await handle.stat();
       if (size < offset) throw new Error(`data file shorter (${size}) than offset ${offset}: ${path}`);
       if (size > offset) await handle.truncate(offset);
-      let written = 0;
-      while (written < bytes.length) {
-        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, offset + written);
-        written += bytesWritten;
+      const split = this.directSplit(offset, bytes);
+      if (!split) {
+        await writeFully(handle, bytes, offset);
+        return;
       }
+      await writeFully(handle, split.head, offset);
+      const middleAt = offset + split.head.length;
+      // Whatever O_DIRECT did not take (refused, or a short write) goes through the page cache.
+      const direct = await this.writeDirect(target, split.middle, middleAt);
+      await writeFully(handle, split.middle.subarray(direct), middleAt + direct);
+      await writeFully(handle, split.tail, middleAt + split.middle.length);
     } finally {
       await handle.close();
+    }
+  }
+
+  /** Head (to the next block boundary), aligned middle, tail; undefined when nothing can go direct. */
+  private directSplit(offset: number, bytes: Uint8Array): { head: Uint8Array; middle: Uint8Array; tail: Uint8Array } | undefined {
+    if (!this.directIo || nativeAddon instanceof Error || bytes.length < 2 * DIRECT_ALIGNMENT) return undefined;
+    const headLength = (DIRECT_ALIGNMENT - (offset % DIRECT_ALIGNMENT)) % DIRECT_ALIGNMENT;
+    const middleLength = Math.floor((bytes.length - headLength) / DIRECT_ALIGNMENT) * DIRECT_ALIGNMENT;
+    const middle = bytes.subarray(headLength, headLength + middleLength);
+    // O_DIRECT needs the memory aligned too: batch buffers place their views so it is.
+    if (middleLength === 0 || nativeAddon.addressMod(middle, DIRECT_ALIGNMENT) !== 0) return undefined;
+    return { head: bytes.subarray(0, headLength), middle, tail: bytes.subarray(headLength + middleLength) };
+  }
+
+  /** Bytes written with O_DIRECT: 0 when this filesystem refuses it, and then never tried again. */
+  private async writeDirect(target: string, middle: Uint8Array, at: number): Promise<number> {
+    let direct: fs.FileHandle;
+    try {
+      direct = await fs.open(target, constants.O_WRONLY | constants.O_DIRECT);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      this.directIo = false;
+      return 0;
+    }
+    try {
+      const { bytesWritten } = await direct.write(middle, 0, middle.length, at);
+      return bytesWritten;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      this.directIo = false;
+      return 0;
+    } finally {
+      await direct.close();
     }
   }
 
@@ -132,6 +189,14 @@ export class FilesystemDriver implements StorageDriver {
 
   async delete(path: string): Promise<void> {
     await fs.rm(this.full(path), { recursive: true, force: true });
+  }
+}
+
+async function writeFully(handle: fs.FileHandle, bytes: Uint8Array, at: number): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, at + written);
+    written += bytesWritten;
   }
 }
 

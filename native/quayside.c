@@ -1,12 +1,19 @@
 /*
- * quayside_sha256: SHA-256 with a serializable state, over the OpenSSL that Node already links.
+ * quayside_native: the two things Quayside wants from C.
+ *
+ * 1. SHA-256 with a serializable state, over the OpenSSL that Node already links.
  *
  * SHA256_CTX is plain data (h[8], Nl, Nh, data[16], num, md_len: 112 bytes), so the JS side
  * keeps the context in its own Uint8Array and converts it to the shared checkpoint format
  * (src/digest/native-engine.ts). Node exports OpenSSL's symbols to addons, so nothing links
  * against a second copy. SHA256_* are deprecated in OpenSSL 3 in favour of EVP, whose context
  * is opaque and cannot be saved: the deprecated API is the one that fits a resumable hash.
+ *
+ * 2. address_mod(bytes, m): where a typed array's memory sits modulo m. O_DIRECT writes need
+ *    the buffer's address aligned to the device block; JavaScript cannot see addresses, so the
+ *    batch buffers (src/uploads/batch-buffers.ts) ask here and place their views accordingly.
  */
+#include <stdint.h>
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <node_api.h>
 #include <openssl/sha.h>
@@ -15,7 +22,7 @@
 #define CHECK(call)                                                   \
   do {                                                                \
     if ((call) != napi_ok) {                                          \
-      napi_throw_error(env, NULL, "quayside_sha256: " #call " failed"); \
+      napi_throw_error(env, NULL, "quayside_native: " #call " failed"); \
       return NULL;                                                    \
     }                                                                 \
   } while (0)
@@ -94,8 +101,28 @@ static napi_value final(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* address_mod(bytes, m): (address of bytes[0]) % m. */
+static napi_value address_mod(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  unsigned char *data;
+  size_t length;
+  uint32_t m;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !bytes_arg(env, argv[0], &data, &length)) return NULL;
+  CHECK(napi_get_value_uint32(env, argv[1], &m));
+  if (m == 0) {
+    napi_throw_range_error(env, NULL, "modulus must be positive");
+    return NULL;
+  }
+  CHECK(napi_create_uint32(env, (uint32_t)((uintptr_t)data % m), &result));
+  return result;
+}
+
 static napi_value module_init(napi_env env, napi_value exports) {
   napi_value fn, size;
+  CHECK(napi_create_function(env, "addressMod", NAPI_AUTO_LENGTH, address_mod, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "addressMod", fn));
   CHECK(napi_create_function(env, "init", NAPI_AUTO_LENGTH, init, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "init", fn));
   CHECK(napi_create_function(env, "update", NAPI_AUTO_LENGTH, update, NULL, &fn));
