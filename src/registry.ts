@@ -14,8 +14,8 @@ import { defaultPipelineOptions, type PipelineOptions } from './uploads/pipeline
 import { UploadLocks } from './uploads/upload-lock.ts';
 import { BatchBuffers } from './uploads/batch-buffers.ts';
 
-/** Idle batch buffers kept for reuse: enough for 16 uploads' double buffering. */
-const BUFFERS_KEPT = 32;
+/** Idle batch buffers kept for reuse: enough for 8 uploads' double buffering. */
+const BUFFERS_KEPT = 16;
 import { createChunkPool } from './workers/pool.ts';
 import { selectEngine } from './digest/select-engine.ts';
 
@@ -41,7 +41,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const log = options.logger ?? createLogger(config.log.level);
   const driverParams: DriverParams = { filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } };
   const driver = createDriver(driverParams);
-  const { engine, fallbackReason } = selectEngine(config.quayside.hashengine);
+  const { engine, fallbackReason } = await selectEngine(config.quayside.hashengine);
   if (fallbackReason !== undefined) log.warn({ reason: fallbackReason }, 'native SHA-256 engine unavailable; using hash-wasm');
   const pool = createChunkPool(driverParams, engine.name, options.workers);
   const locks = new UploadLocks();

@@ -1,11 +1,11 @@
 import type { Sha256Engine } from './engine.ts';
 import { nativeEngine } from './native-engine.ts';
-import { wasmEngine } from './wasm-engine.ts';
 
 /**
  * Which SHA-256 engine to run: `native` when the addon loaded, else `wasm`. QUAYSIDE_HASH_ENGINE
- * (or the `hashengine` option) forces one; forcing `native` where it cannot load falls back
+ * (or `quayside.hashengine`) forces one; forcing `native` where it cannot load falls back
  * with the reason, never a failure. Checkpoints are engine-neutral, so switching is always safe.
+ * hash-wasm is imported only when it runs: its bundle costs each worker thread a few MiB.
  */
 export type EngineName = 'native' | 'wasm';
 
@@ -15,17 +15,16 @@ export interface EngineChoice {
   readonly fallbackReason: string | undefined;
 }
 
-export function selectEngine(preferred: EngineName | 'auto' = 'auto'): EngineChoice {
-  if (preferred === 'wasm') return { engine: wasmEngine, fallbackReason: undefined };
-  if (nativeEngine instanceof Error) return { engine: wasmEngine, fallbackReason: nativeEngine.message };
+async function wasm(): Promise<Sha256Engine> {
+  return (await import('./wasm-engine.ts')).wasmEngine;
+}
+
+export async function selectEngine(preferred: EngineName | 'auto' = 'auto'): Promise<EngineChoice> {
+  if (preferred === 'wasm') return { engine: await wasm(), fallbackReason: undefined };
+  if (nativeEngine instanceof Error) return { engine: await wasm(), fallbackReason: nativeEngine.message };
   return { engine: nativeEngine, fallbackReason: undefined };
 }
 
-export function engineByName(name: string): Sha256Engine {
-  return name === 'native' ? selectEngine('native').engine : wasmEngine;
-}
-
-export function parseEngineName(value: string | undefined): EngineName | 'auto' {
-  if (value === 'native' || value === 'wasm') return value;
-  return 'auto';
+export async function engineByName(name: string): Promise<Sha256Engine> {
+  return (await selectEngine(name === 'native' ? 'native' : 'wasm')).engine;
 }

@@ -58,6 +58,12 @@ function chunkRange(ctx: RequestContext): ByteRange | undefined {
   return range;
 }
 
+/** Content-Length of the body when the client declared one (not chunked). */
+function declaredLength(ctx: RequestContext): number | undefined {
+  const value = ctx.req.headers[HEADER.contentLength];
+  return value !== undefined && /^\d{1,16}$/.test(value) ? Number(value) : undefined;
+}
+
 function underLock<T>(ctx: RequestContext, ref: UploadRef, fn: () => Promise<T>): Promise<T> {
   return ctx.services.uploads.locks.run(ref.id, fn);
 }
@@ -81,7 +87,7 @@ export const postUpload: Handler = async (ctx) => {
     return;
   }
   await underLock(ctx, ref, async () => {
-    if (hasBody(ctx.req)) await appendBody(services.uploads, ref, undefined, ctx.req);
+    if (hasBody(ctx.req)) await appendBody(services.uploads, ref, undefined, ctx.req, declaredLength(ctx));
     await commitUpload(services.uploads, ref, digest);
   });
   sendBlobCreated(ctx, digest);
@@ -102,7 +108,7 @@ export const patchUpload: Handler = async (ctx) => {
   const ref = { repo: ctx.params.name, id: requireParam(ctx.params.uuid, 'uuid') };
   await loadUpload(ctx.services.driver, ref.repo, ref.id);
   const range = chunkRange(ctx);
-  const size = await underLock(ctx, ref, () => appendBody(ctx.services.uploads, ref, range?.start, ctx.req));
+  const size = await underLock(ctx, ref, () => appendBody(ctx.services.uploads, ref, range?.start, ctx.req, declaredLength(ctx)));
   sendUploadAccepted(ctx, 202, ref, size);
 };
 
@@ -115,7 +121,7 @@ export const putUpload: Handler = async (ctx) => {
   await loadUpload(ctx.services.driver, ref.repo, ref.id);
   const range = chunkRange(ctx);
   await underLock(ctx, ref, async () => {
-    if (hasBody(ctx.req)) await appendBody(ctx.services.uploads, ref, range?.start, ctx.req);
+    if (hasBody(ctx.req)) await appendBody(ctx.services.uploads, ref, range?.start, ctx.req, declaredLength(ctx));
     await commitUpload(ctx.services.uploads, ref, digest);
   });
   sendBlobCreated(ctx, digest);

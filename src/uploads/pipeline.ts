@@ -41,16 +41,25 @@ const EMPTY = new Uint8Array(0);
  * away mid-body, the bytes that did arrive are kept and made durable: it can ask GET for the
  * range and continue from there (end-13).
  */
-export async function appendBody(deps: PipelineDeps, ref: UploadRef, expectedStart: number | undefined, body: AsyncIterable<Buffer | Uint8Array>): Promise<number> {
+export async function appendBody(
+  deps: PipelineDeps,
+  ref: UploadRef,
+  expectedStart: number | undefined,
+  body: AsyncIterable<Buffer | Uint8Array>,
+  /** The body's Content-Length when known: the batch that completes it is made durable itself. */
+  declaredLength?: number,
+): Promise<number> {
   const status = await loadUpload(deps.driver, ref.repo, ref.id);
   if (expectedStart !== undefined && expectedStart !== status.offset) {
     throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: status.offset, receivedStart: expectedStart });
   }
-  const batches = new BatchSender(deps, ref, status.offset);
+  const end = declaredLength === undefined ? undefined : status.offset + declaredLength;
+  const batches = new BatchSender(deps, ref, status.offset, end);
   const reader = new BatchReader(body, (offset) => deps.buffers.acquire(offset), status.offset);
   try {
     for await (const batch of reader) await batches.send(batch);
-    await batches.send(EMPTY, true);
+    // A chunked body (no length) ends unannounced: one more, empty, task makes it durable.
+    if (!batches.lastPersisted) await batches.send(EMPTY, true);
     await batches.settle();
   } catch (err) {
     await batches.keep(reader.takeRemainder());
@@ -62,6 +71,7 @@ export async function appendBody(deps: PipelineDeps, ref: UploadRef, expectedSta
 /** Keeps one append task in flight per upload, threading offset and checkpoint through them. */
 class BatchSender {
   offset: number;
+  lastPersisted = false;
   private checkpoint: Uint8Array | null = null;
   private sinceDurable = 0;
   private inflight: { task: Promise<AppendChunkResult>; bytes: Uint8Array } | undefined;
@@ -70,6 +80,7 @@ class BatchSender {
     private readonly deps: PipelineDeps,
     private readonly ref: UploadRef,
     offset: number,
+    private readonly end: number | undefined,
   ) {
     this.offset = offset;
   }
@@ -77,7 +88,9 @@ class BatchSender {
   async send(bytes: Uint8Array, forcePersist = false): Promise<void> {
     await this.settle();
     this.sinceDurable += bytes.length;
-    const persist = forcePersist || this.sinceDurable >= this.deps.options.checkpointEvery;
+    const completesBody = this.end !== undefined && this.offset + bytes.length >= this.end;
+    const persist = forcePersist || completesBody || this.sinceDurable >= this.deps.options.checkpointEvery;
+    this.lastPersisted = persist;
     if (persist) this.sinceDurable = 0;
     const { repo, id } = this.ref;
     this.inflight = { task: this.deps.pool.appendChunk({ repo, id, offset: this.offset, bytes, checkpoint: this.checkpoint, persist }), bytes };

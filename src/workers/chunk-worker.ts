@@ -15,7 +15,7 @@ import type { AppendChunkResult, AppendChunkTask, HashUploadResult, HashUploadTa
  */
 const config = workerData as WorkerConfig;
 const driver: StorageDriver = createDriver(config.driver);
-const engine = engineByName(config.engine);
+const engine = await engineByName(config.engine);
 
 export async function appendChunk(task: AppendChunkTask): Promise<AppendChunkResult> {
   const dataPath = paths.uploadData(task.repo, task.id);
