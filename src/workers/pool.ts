@@ -28,6 +28,10 @@ export function createChunkPool(driver: DriverParams, engine: string, threads = 
     minThreads: Math.max(1, threads),
     maxThreads: Math.max(1, threads),
     concurrentTasksPerWorker: TASKS_PER_WORKER,
+    // Our tasks await the disk, several at a time. With 'sync' atomics an idle worker blocks in
+    // Atomics.wait, and the I/O callbacks of a task still in flight wait for the next task to
+    // wake it (piscina README, `atomics`). Plain messages keep each worker's event loop running.
+    atomics: 'disabled',
     idleTimeout: 60_000,
     workerData,
   });
