@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FilesystemDriver } from '../../src/storage/filesystem/driver.ts';
+import { PathNotFoundError } from '../../src/storage/driver.ts';
 import { driverSuite } from './driver-suite.ts';
 import { BatchBuffers } from '../../src/uploads/batch-buffers.ts';
 
@@ -54,4 +55,21 @@ test('filesystem driver: a filesystem that refuses O_DIRECT (tmpfs) falls back t
   const data = randomBytes(300_001);
   await writeInBatches(driver, '/u/data', data, [5, 100_000]);
   assert.ok((await readFile(join(root, 'u', 'data'))).equals(data));
+});
+
+test('filesystem driver: large ranges read with O_DIRECT return exactly the bytes asked for, at odd edges', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'quayside-fs-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const driver = new FilesystemDriver(root, { directIo: true });
+  const data = randomBytes(9 * 1024 * 1024 + 123);
+  await driver.putContent('/blob', data);
+  const read = async (start: number, end: number): Promise<Buffer> => {
+    const parts: Buffer[] = [];
+    for await (const chunk of await driver.reader('/blob', start, end)) parts.push(chunk as Buffer);
+    return Buffer.concat(parts);
+  };
+  for (const [start, end] of [[0, data.length - 1], [1, data.length - 2], [4095, 4096 + 5 * 1024 * 1024], [4096, data.length - 1], [3, 4 * 1024 * 1024 + 2]] as const) {
+    assert.ok((await read(start, end)).equals(data.subarray(start, end + 1)), `${start}-${end}`);
+  }
+  await assert.rejects(driver.reader('/missing', 0, 8 * 1024 * 1024), PathNotFoundError);
 });

@@ -6,12 +6,15 @@ import type { Readable } from 'node:stream';
 import { isNotFound } from '../../errors/to-registry-error.ts';
 import { nativeAddon } from '../../native/addon.ts';
 import { PathNotFoundError, type FileInfo, type StorageDriver } from '../driver.ts';
+import { DirectReadStream } from './direct-read-stream.ts';
 
 /** Temp files carry '~', which no repository name, tag, digest or upload id may contain. */
 const TEMP_MARK = '~tmp-';
 
 /** Pulls stream in large reads: 64 KiB reads cost Node a third of its pull throughput. */
 const READ_CHUNK = 1024 * 1024;
+/** Ranges at least this long are read with O_DIRECT (direct-read-stream.ts); smaller ones stay cached. */
+const DIRECT_READ_MIN = 4 * 1024 * 1024;
 
 /**
  * Upload data is written with O_DIRECT where the platform, the filesystem and the memory allow.
@@ -98,6 +101,10 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async reader(path: string, start = 0, end?: number): Promise<Readable> {
+    if (end !== undefined && end - start + 1 >= DIRECT_READ_MIN && this.directIo && !(nativeAddon instanceof Error)) {
+      const direct = await this.openDirect(path, constants.O_RDONLY);
+      if (direct) return new DirectReadStream(direct, nativeAddon, start, end, READ_CHUNK);
+    }
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(this.full(path), constants.O_RDONLY);
@@ -125,7 +132,7 @@ export class FilesystemDriver implements StorageDriver {
       await writeFully(handle, split.head, offset);
       const middleAt = offset + split.head.length;
       // Whatever O_DIRECT did not take (refused, or a short write) goes through the page cache.
-      const direct = await this.writeDirect(target, split.middle, middleAt);
+      const direct = await this.writeDirect(path, split.middle, middleAt);
       await writeFully(handle, split.middle.subarray(direct), middleAt + direct);
       await writeFully(handle, split.tail, middleAt + split.middle.length);
     } finally {
@@ -144,16 +151,22 @@ export class FilesystemDriver implements StorageDriver {
     return { head: bytes.subarray(0, headLength), middle, tail: bytes.subarray(headLength + middleLength) };
   }
 
-  /** Bytes written with O_DIRECT: 0 when this filesystem refuses it, and then never tried again. */
-  private async writeDirect(target: string, middle: Uint8Array, at: number): Promise<number> {
-    let direct: fs.FileHandle;
+  /** An O_DIRECT handle, or undefined when this filesystem refuses it (then never tried again). */
+  private async openDirect(path: string, flags: number): Promise<fs.FileHandle | undefined> {
     try {
-      direct = await fs.open(target, constants.O_WRONLY | constants.O_DIRECT);
+      return await fs.open(this.full(path), flags | constants.O_DIRECT);
     } catch (err) {
+      if (isNotFound(err)) throw new PathNotFoundError(path);
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
       this.directIo = false;
-      return 0;
+      return undefined;
     }
+  }
+
+  /** Bytes written with O_DIRECT: 0 when this filesystem refuses it. */
+  private async writeDirect(path: string, middle: Uint8Array, at: number): Promise<number> {
+    const direct = await this.openDirect(path, constants.O_WRONLY);
+    if (!direct) return 0;
     try {
       const { bytesWritten } = await direct.write(middle, 0, middle.length, at);
       return bytesWritten;
