@@ -14,6 +14,8 @@ const ALIGN = 4096;
 export class DirectReadStream extends Readable {
   private position: number;
   private readonly endExclusive: number;
+  /** The next chunk, already being read: the device works while the socket drains the last one. */
+  private ahead: Promise<Buffer | null> | undefined;
 
   constructor(
     private readonly handle: FileHandle,
@@ -29,8 +31,13 @@ export class DirectReadStream extends Readable {
   }
 
   override _read(): void {
-    this.readChunk().then(
-      (chunk) => this.push(chunk),
+    const current = this.ahead ?? this.readChunk();
+    this.ahead = undefined;
+    current.then(
+      (chunk) => {
+        if (chunk !== null && this.position < this.endExclusive) this.ahead = this.readChunk();
+        this.push(chunk);
+      },
       (err: unknown) => this.destroy(err as Error),
     );
   }
@@ -52,9 +59,15 @@ export class DirectReadStream extends Readable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.handle.close().then(
-      () => callback(err),
-      () => callback(err),
-    );
+    // Let a read still in flight finish before its file handle goes.
+    const pending = this.ahead ?? Promise.resolve(null);
+    this.ahead = undefined;
+    pending
+      .catch(() => null)
+      .then(() => this.handle.close())
+      .then(
+        () => callback(err),
+        () => callback(err),
+      );
   }
 }
