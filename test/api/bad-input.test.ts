@@ -3,14 +3,14 @@ import { after, test } from 'node:test';
 import { describe, expectError, expectHeader, expectStatus, type Reply } from '../helpers/assertions.ts';
 import { pushImageManifest, readJson, unknownDigest } from '../helpers/manifest-fixtures.ts';
 import { OCI_MANIFEST, pushBlob, sha256, startUpload } from '../helpers/oci-client.ts';
-import { sendRaw, type RawOptions } from '../helpers/raw-request.ts';
+import { send as sendRaw, type SendOptions as RawOptions } from '../helpers/oci-client.ts';
 import { startRegistry } from '../helpers/registry.ts';
 
 /*
  * Every rejected input gets its own code and a 4xx, never a 5xx, and every reply carries
  * Docker-Distribution-API-Version. Tables are grouped by the code they expect, so each
  * expectError(...) below names its code literally (test/errors/codes.test.ts reads them).
- * Paths go out byte for byte (sendRaw): '..' and '%2e%2e' reach the server as written.
+ * Paths go out byte for byte (oci-client send uses node:http's raw path): '..' and '%2e%2e' reach the server as written.
  */
 
 const { url } = await startRegistry({ after });

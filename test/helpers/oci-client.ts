@@ -14,8 +14,11 @@ export interface SendOptions {
   readonly body?: Buffer | string | AsyncIterable<Uint8Array>;
 }
 
+/**
+ * The path goes out byte for byte: `new URL()` (and so fetch) resolves '..', '.' and '%2e%2e'
+ * before anything leaves, which would hide exactly what the bad-input tests send.
+ */
 export async function send(base: string, path: string, options: SendOptions = {}): Promise<Reply> {
-  // The path goes out exactly as written: no URL normalisation of '..' or %-escapes.
   const { hostname, port } = new URL(base);
   const method = options.method ?? 'GET';
   return new Promise<Reply>((resolve, reject) => {
