@@ -5,6 +5,7 @@
  *   npm run bench:throughput -- [--parallel 4] [--size 1GiB] [--modes chunked,streamed,monolithic]
  *                               [--targets quayside,docker-registry,quayside-wasm] [--chunk 32MiB]
  *   npm run bench:throughput -- --scenarios 4x1GiB,8x2GiB      (the default)
+ *   npm run bench:throughput -- --cold-pull   (drop the page cache before pulls: both read from disk)
  *
  * Content is distinct per blob (a random pool stamped with blob and piece numbers), digests are
  * computed before timing, and every upload is verified: 201, Docker-Content-Digest, HEAD size.
@@ -12,7 +13,7 @@
  * to docker-registry, and the fraction of the disk's durable-write ceiling measured in the run.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -194,6 +195,21 @@ async function diskCeiling(dir: string, writers: number, bytesEach: number): Pro
   return (writers * bytesEach) / MiB / seconds;
 }
 
+/**
+ * Empties the page cache (root only), so a pull reads from the disk. Without it docker-registry
+ * pulls what its buffered writes left in memory, while Quayside's O_DIRECT writes left nothing.
+ */
+async function dropPageCache(): Promise<boolean> {
+  try {
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('sync');
+    await writeFile('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function startTarget(name: TargetName, root: string): Promise<Target> {
   if (name === 'docker-registry') return startDockerRegistry({ root });
   return startQuayside({ root, env: { QUAYSIDE_HASH_ENGINE: name === 'quayside-wasm' ? 'wasm' : 'auto' } });
@@ -204,7 +220,7 @@ interface Scenario {
   readonly size: number;
 }
 
-async function runScenario(scenario: Scenario, modes: readonly Mode[], targets: readonly TargetName[], chunk: number, withPull: boolean, work: string): Promise<Row[]> {
+async function runScenario(scenario: Scenario, modes: readonly Mode[], targets: readonly TargetName[], chunk: number, withPull: boolean, coldPull: boolean, work: string): Promise<Row[]> {
   const { parallel, size } = scenario;
   const label = `${parallel} × ${round(size / GiB, 2)} GiB`;
   progress(`${label}: computing ${parallel} digests before timing`);
@@ -255,6 +271,7 @@ async function runScenario(scenario: Scenario, modes: readonly Mode[], targets: 
           'of disk ceiling': `${round(((parallel * size) / MiB / wall / ceiling) * 100, 0)}%`,
         };
         if (withPull && mode === modes[0]) {
+          if (coldPull) row['pull from'] = (await dropPageCache()) ? 'disk' : 'cache (drop_caches needs root)';
           const pcpu0 = await target.cpuSeconds();
           const pstart = performance.now();
           await Promise.all(digests.map((digest, i) => pull(target, `bench/r${i}`, digest, size)));
@@ -294,6 +311,7 @@ async function main(): Promise<void> {
       targets: { type: 'string' },
       chunk: { type: 'string', default: '32MiB' },
       'no-pull': { type: 'boolean', default: false },
+      'cold-pull': { type: 'boolean', default: false },
       dir: { type: 'string' },
     },
   });
@@ -311,7 +329,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   await mkdir(work, { recursive: true });
   try {
-    for (const scenario of scenarios) rows.push(...(await runScenario(scenario, modes, targets, parseSize(values.chunk), !values['no-pull'], work)));
+    for (const scenario of scenarios) rows.push(...(await runScenario(scenario, modes, targets, parseSize(values.chunk), !values['no-pull'], values['cold-pull'], work)));
   } finally {
     await rm(work, { recursive: true, force: true });
   }
