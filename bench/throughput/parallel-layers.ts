@@ -285,7 +285,7 @@ async function runScenario(scenario: Scenario, modes: readonly Mode[], targets: 
           'max s': round(Math.max(...seconds), 1),
           'cpu s/GiB': round(cpu / gib, 2),
           'peak RSS MiB': round(await target.peakRssMiB(), 0),
-          'of disk ceiling': `${round(((parallel * size) / MiB / wall / ceiling) * 100, 0)}%`,
+          'of disk ceiling': `${round(((parallel * size) / MiB / wall / ceiling) * 100, 0)}% of ${round(ceiling, 0)}`,
         };
         if (withPull && mode === modes[0]) {
           if (coldPull) row['pull from'] = (await dropPageCache()) ? 'disk' : 'cache (drop_caches needs root)';
