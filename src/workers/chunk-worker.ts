@@ -23,8 +23,13 @@ export async function appendChunk(task: AppendChunkTask): Promise<AppendChunkRes
   if (size !== task.offset) return { ok: false, reason: 'offset-mismatch', size };
 
   const hasher = await restoreHasher(engine, driver, task, task.offset, task.checkpoint);
-  await driver.writeAt(dataPath, task.offset, task.bytes);
-  hasher.update(task.bytes);
+  // The write runs on libuv's pool while this thread hashes: both only read the bytes.
+  const writing = driver.writeAt(dataPath, task.offset, task.bytes);
+  try {
+    hasher.update(task.bytes);
+  } finally {
+    await writing;
+  }
   const offset = task.offset + task.bytes.length;
   const checkpoint = hasher.save();
   if (task.persist) {
