@@ -29,8 +29,9 @@ export interface StorageDriver {
   /** A stream of bytes [start, end] inclusive; throws PathNotFoundError when absent. */
   reader(path: string, start?: number, end?: number): Promise<Readable>;
   /**
-   * Writes `bytes` at `offset`, cutting the file to `offset` first when it is longer (bytes past
-   * the last checkpoint are not acknowledged data). Creates the file at offset 0. Not synced.
+   * Writes `bytes` at `offset`, cutting the file to `offset` first when it is longer. Creates the
+   * file at offset 0. Throws OffsetMismatchError when the file is shorter than `offset` (or
+   * absent): appending there would leave a hole. Not synced.
    */
   writeAt(path: string, offset: number, bytes: Uint8Array): Promise<void>;
   /** Makes the file's bytes durable (fdatasync). */
@@ -46,6 +47,18 @@ export class PathNotFoundError extends Error {
   constructor(readonly path: string) {
     super(`path not found: ${path}`);
     this.name = 'PathNotFoundError';
+  }
+}
+
+/** writeAt was asked to write past the end of the file: the caller's idea of its size is stale. */
+export class OffsetMismatchError extends Error {
+  constructor(
+    readonly path: string,
+    readonly size: number,
+    readonly offset: number,
+  ) {
+    super(`${path} holds ${size} bytes; cannot write at ${offset}`);
+    this.name = 'OffsetMismatchError';
   }
 }
 

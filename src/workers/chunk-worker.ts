@@ -3,7 +3,7 @@ import { workerData } from 'piscina';
 import { engineByName } from '../digest/select-engine.ts';
 import { createDriver } from '../storage/factory.ts';
 import { paths } from '../storage/paths.ts';
-import type { StorageDriver } from '../storage/driver.ts';
+import { OffsetMismatchError, type StorageDriver } from '../storage/driver.ts';
 import { writeCheckpoint } from '../uploads/checkpoints.ts';
 import { hashStored, restoreHasher } from '../uploads/restore-hash.ts';
 import type { AppendChunkResult, AppendChunkTask, HashUploadResult, HashUploadTask, WorkerConfig } from './tasks.ts';
@@ -19,16 +19,24 @@ const engine = await engineByName(config.engine);
 
 export async function appendChunk(task: AppendChunkTask): Promise<AppendChunkResult> {
   const dataPath = paths.uploadData(task.repo, task.id);
-  const size = (await driver.stat(dataPath))?.size ?? 0;
-  if (size !== task.offset) return { ok: false, reason: 'offset-mismatch', size };
-
+  if (task.checkpoint === null && task.offset > 0) {
+    // The first batch of a request restores its hash from storage: check the size before reading.
+    const size = (await driver.stat(dataPath))?.size ?? 0;
+    if (size !== task.offset) return { ok: false, reason: 'offset-mismatch', size };
+  }
   const hasher = await restoreHasher(engine, driver, task, task.offset, task.checkpoint);
   // The write runs on libuv's pool while this thread hashes: both only read the bytes.
   const writing = driver.writeAt(dataPath, task.offset, task.bytes);
   try {
     hasher.update(task.bytes);
   } finally {
-    await writing;
+    const failure = await writing.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    // The data file is not where the caller thinks: tell it (a tagged result; STYLE §6.4).
+    if (failure instanceof OffsetMismatchError) return { ok: false, reason: 'offset-mismatch', size: failure.size };
+    if (failure !== undefined) throw failure;
   }
   const offset = task.offset + task.bytes.length;
   const checkpoint = hasher.save();

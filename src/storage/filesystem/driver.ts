@@ -5,7 +5,7 @@ import * as nodePath from 'node:path';
 import type { Readable } from 'node:stream';
 import { isNotFound } from '../../errors/to-registry-error.ts';
 import { nativeAddon } from '../../native/addon.ts';
-import { PathNotFoundError, type FileInfo, type StorageDriver } from '../driver.ts';
+import { OffsetMismatchError, PathNotFoundError, type FileInfo, type StorageDriver } from '../driver.ts';
 import { DirectReadStream } from './direct-read-stream.ts';
 
 /** Temp files carry '~', which no repository name, tag, digest or upload id may contain. */
@@ -121,12 +121,30 @@ export class FilesystemDriver implements StorageDriver {
   async writeAt(path: string, offset: number, bytes: Uint8Array): Promise<void> {
     const target = this.full(path);
     if (offset === 0) await fs.mkdir(nodePath.dirname(target), { recursive: true });
-    const handle = await fs.open(target, offset === 0 ? 'w' : 'r+');
+    const split = this.directSplit(offset, bytes);
+    // A batch that starts and ends on block boundaries (every batch of a streamed upload) needs
+    // only the O_DIRECT handle: four syscalls through libuv's pool instead of seven.
+    if (split && split.head.length === 0 && split.tail.length === 0) {
+      const direct = await this.openDirect(path, constants.O_WRONLY | constants.O_CREAT);
+      if (direct) {
+        try {
+          await cutToOffset(direct, path, offset);
+          const { bytesWritten } = await direct.write(bytes, 0, bytes.length, offset);
+          if (bytesWritten === bytes.length) return;
+        } finally {
+          await direct.close();
+        }
+      }
+    }
+    let handle: fs.FileHandle;
     try {
-      const { size } = await handle.stat();
-      if (size < offset) throw new Error(`data file shorter (${size}) than offset ${offset}: ${path}`);
-      if (size > offset) await handle.truncate(offset);
-      const split = this.directSplit(offset, bytes);
+      handle = await fs.open(target, offset === 0 ? 'w' : 'r+');
+    } catch (err) {
+      if (isNotFound(err)) throw new OffsetMismatchError(path, 0, offset);
+      throw err;
+    }
+    try {
+      await cutToOffset(handle, path, offset);
       if (!split) {
         await writeFully(handle, bytes, offset);
         return;
@@ -205,6 +223,13 @@ export class FilesystemDriver implements StorageDriver {
   async delete(path: string): Promise<void> {
     await fs.rm(this.full(path), { recursive: true, force: true });
   }
+}
+
+/** Checks the file reaches `offset` and cuts anything past it (bytes no checkpoint vouches for). */
+async function cutToOffset(handle: fs.FileHandle, path: string, offset: number): Promise<void> {
+  const { size } = await handle.stat();
+  if (size < offset) throw new OffsetMismatchError(path, size, offset);
+  if (size > offset) await handle.truncate(offset);
 }
 
 async function writeFully(handle: fs.FileHandle, bytes: Uint8Array, at: number): Promise<void> {
