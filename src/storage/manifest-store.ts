@@ -6,6 +6,10 @@ import { parseManifest, type ParsedManifest } from '../manifests/validate.ts';
 import type { BlobStore } from './blob-store.ts';
 import { PathNotFoundError, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
+import { LinkCache } from './link-cache.ts';
+
+/** How long another process's tag change may go unseen here (link-cache.ts). */
+const LINK_TTL_MS = 1000;
 
 /**
  * Manifests, tags and referrers of a repository, in distribution's layout: manifest bytes are
@@ -30,6 +34,9 @@ export class ManifestStore {
   /** Manifest bytes by digest: content-addressed, so a cached entry can never be stale. */
   private readonly cache = new Map<string, StoredManifest>();
   private static readonly CACHE_ENTRIES = 1024;
+  /** tag → digest (null: no such tag), and whether a revision is in a repository; link-cache.ts. */
+  private readonly tags = new LinkCache<Digest | null>(LINK_TTL_MS, 100_000);
+  private readonly revisions = new LinkCache<boolean>(LINK_TTL_MS, 100_000);
 
   constructor(
     private readonly driver: StorageDriver,
@@ -39,7 +46,7 @@ export class ManifestStore {
   /** Resolves a tag or digest reference to the manifest; MANIFEST_UNKNOWN (code-7) when absent. */
   async get(repo: string, reference: Tag | Digest): Promise<StoredManifest> {
     const digest = typeof reference === 'string' ? await this.resolveTag(repo, reference) : reference;
-    if (!digest || !(await this.driver.stat(paths.revisionLink(repo, digest)))) {
+    if (!digest || !(await this.hasRevision(repo, digest))) {
       throw new RegistryError('MANIFEST_UNKNOWN', { name: repo, reference: typeof reference === 'string' ? reference : reference.value });
     }
     const manifest = await this.load(digest);
@@ -48,12 +55,27 @@ export class ManifestStore {
   }
 
   async resolveTag(repo: string, tag: string): Promise<Digest | undefined> {
+    const key = `${repo}:${tag}`;
+    const cached = this.tags.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    let digest: Digest | undefined;
     try {
-      return tryParseDigest((await this.driver.getContent(paths.tagCurrentLink(repo, tag))).toString('utf8').trim());
+      digest = tryParseDigest((await this.driver.getContent(paths.tagCurrentLink(repo, tag))).toString('utf8').trim());
     } catch (err) {
-      if (err instanceof PathNotFoundError) return undefined;
-      throw err;
+      if (!(err instanceof PathNotFoundError)) throw err;
     }
+    this.tags.set(key, digest ?? null);
+    return digest;
+  }
+
+  /** Whether the manifest is in the repository (its revision link exists). */
+  async hasRevision(repo: string, digest: Digest): Promise<boolean> {
+    const key = `${repo}@${digest.value}`;
+    const cached = this.revisions.get(key);
+    if (cached !== undefined) return cached;
+    const exists = (await this.driver.stat(paths.revisionLink(repo, digest))) !== undefined;
+    this.revisions.set(key, exists);
+    return exists;
   }
 
   private async load(digest: Digest): Promise<StoredManifest | undefined> {
@@ -81,6 +103,7 @@ export class ManifestStore {
 
     await this.blobs.put(stored, bytes);
     await this.driver.putContent(paths.revisionLink(repo, stored), stored.value);
+    this.revisions.set(`${repo}@${stored.value}`, true);
     if (parsed.subject) await this.driver.putContent(paths.referrerLink(repo, parsed.subject.digest, stored), stored.value);
     for (const tag of typeof reference === 'string' ? [reference, ...tags] : tags) await this.tag(repo, tag, stored);
     return { digest: stored, parsed };
@@ -100,7 +123,7 @@ export class ManifestStore {
       }
     }
     for (const child of parsed.children) {
-      if (!(await this.driver.stat(paths.revisionLink(repo, child.digest)))) {
+      if (!(await this.hasRevision(repo, child.digest))) {
         throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: child.digest.value });
       }
     }
@@ -109,12 +132,14 @@ export class ManifestStore {
   private async tag(repo: string, tag: Tag, digest: Digest): Promise<void> {
     await this.driver.putContent(paths.tagIndexLink(repo, tag, digest), digest.value);
     await this.driver.putContent(paths.tagCurrentLink(repo, tag), digest.value);
+    this.tags.set(`${repo}:${tag}`, digest);
   }
 
   /** Deletes a tag only (OCI 1.1 end-9 with a tag). */
   async deleteTag(repo: string, tag: Tag): Promise<void> {
     if (!(await this.resolveTag(repo, tag))) throw new RegistryError('MANIFEST_UNKNOWN', { name: repo, reference: tag });
     await this.driver.delete(paths.tagDir(repo, tag));
+    this.tags.delete(`${repo}:${tag}`);
   }
 
   /** Deletes a manifest from the repository, with every tag that points at it (as distribution does). */
@@ -122,11 +147,12 @@ export class ManifestStore {
     const manifest = await this.get(repo, digest);
     for (const tag of await this.listTags(repo)) {
       const current = await this.resolveTag(repo, tag);
-      if (current?.value === digest.value) await this.driver.delete(paths.tagDir(repo, tag));
+      if (current?.value === digest.value) await this.deleteTag(repo, tag);
     }
     const subject = safeParse(manifest.bytes)?.subject;
     if (subject) await this.driver.delete(paths.referrerDir(repo, subject.digest, digest));
     await this.driver.delete(paths.revisionDir(repo, digest));
+    this.revisions.delete(`${repo}@${digest.value}`);
   }
 
   async listTags(repo: string): Promise<string[]> {
@@ -140,7 +166,7 @@ export class ManifestStore {
     for (const algorithm of await this.driver.list(dir)) {
       for (const hex of await this.driver.list(`${dir}/${algorithm}`)) {
         const digest = tryParseDigest(`${algorithm}:${hex}`);
-        if (!digest || !(await this.driver.stat(paths.revisionLink(repo, digest)))) continue;
+        if (!digest || !(await this.hasRevision(repo, digest))) continue;
         const manifest = await this.load(digest);
         const parsed = manifest && safeParse(manifest.bytes);
         if (!manifest || !parsed) continue;
