@@ -7,6 +7,7 @@ import type { BlobStore } from './blob-store.ts';
 import { PathNotFoundError, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
 import { LinkCache } from './link-cache.ts';
+import { repositoryExists } from './repositories.ts';
 
 /** How long another process's tag change may go unseen here (link-cache.ts). */
 const LINK_TTL_MS = 1000;
@@ -37,6 +38,7 @@ export class ManifestStore {
   /** tag → digest (null: no such tag), and whether a revision is in a repository; link-cache.ts. */
   private readonly tags = new LinkCache<Digest | null>(LINK_TTL_MS, 100_000);
   private readonly revisions = new LinkCache<boolean>(LINK_TTL_MS, 100_000);
+  private readonly tagLists = new LinkCache<readonly string[]>(LINK_TTL_MS, 10_000);
 
   constructor(
     private readonly driver: StorageDriver,
@@ -133,6 +135,7 @@ export class ManifestStore {
     await this.driver.putContent(paths.tagIndexLink(repo, tag, digest), digest.value);
     await this.driver.putContent(paths.tagCurrentLink(repo, tag), digest.value);
     this.tags.set(`${repo}:${tag}`, digest);
+    this.tagLists.delete(repo);
   }
 
   /** Deletes a tag only (OCI 1.1 end-9 with a tag). */
@@ -140,6 +143,7 @@ export class ManifestStore {
     if (!(await this.resolveTag(repo, tag))) throw new RegistryError('MANIFEST_UNKNOWN', { name: repo, reference: tag });
     await this.driver.delete(paths.tagDir(repo, tag));
     this.tags.delete(`${repo}:${tag}`);
+    this.tagLists.delete(repo);
   }
 
   /** Deletes a manifest from the repository, with every tag that points at it (as distribution does). */
@@ -157,6 +161,19 @@ export class ManifestStore {
 
   async listTags(repo: string): Promise<string[]> {
     return this.driver.list(paths.tagsDir(repo));
+  }
+
+  /**
+   * The repository's tags, sorted, or undefined when there is no such repository (end-8a).
+   * Cached like the links; only a found repository is cached, so a first push shows at once.
+   */
+  async tagsOf(repo: string): Promise<readonly string[] | undefined> {
+    const cached = this.tagLists.get(repo);
+    if (cached) return cached;
+    if (!(await repositoryExists(this.driver, repo))) return undefined;
+    const tags = await this.listTags(repo);
+    this.tagLists.set(repo, tags);
+    return tags;
   }
 
   /** Manifests in `repo` whose subject is `subject` (end-12), as index descriptors. */
