@@ -1,7 +1,8 @@
 import { parseDigest } from '../digest/digest.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import { HEADER, parseBlobRange } from '../http/headers.ts';
-import { sendEmpty, sendStream } from '../http/respond.ts';
+import { sendBytes, sendEmpty, sendStream } from '../http/respond.ts';
+import { SMALL_BLOB_MAX } from '../storage/blob-store.ts';
 import type { Handler } from '../http/context.ts';
 import { requireDeleteEnabled, requireParam } from './references.ts';
 
@@ -28,18 +29,17 @@ export const getBlob: Handler = async ({ req, res, params, services }) => {
   }
   const start = range.kind === 'range' ? range.range.start : 0;
   const end = range.kind === 'range' ? range.range.end : size - 1;
-  const body = size === 0 ? undefined : await services.blobs.open(digest, start, end);
-  if (size > 0 && !body) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
-  if (!body) {
-    sendEmpty(res, 200, common);
+  const status = range.kind === 'range' ? 206 : 200;
+  const headers = { ...common, ...(status === 206 ? { [HEADER.contentRange]: `bytes ${start}-${end}/${size}` } : {}) };
+  if (size <= SMALL_BLOB_MAX) {
+    const bytes = size === 0 ? Buffer.alloc(0) : await services.blobs.readSmall(digest);
+    if (!bytes) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
+    sendBytes(req, res, status, bytes.subarray(start, end + 1), headers);
     return;
   }
-  const status = range.kind === 'range' ? 206 : 200;
-  await sendStream(req, res, status, {
-    ...common,
-    [HEADER.contentLength]: String(end - start + 1),
-    ...(status === 206 ? { [HEADER.contentRange]: `bytes ${start}-${end}/${size}` } : {}),
-  }, body);
+  const body = await services.blobs.open(digest, start, end);
+  if (!body) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
+  await sendStream(req, res, status, { ...headers, [HEADER.contentLength]: String(end - start + 1) }, body);
 };
 
 /** end-10: unlinks the blob from the repository (its bytes go at garbage collection). */

@@ -2,6 +2,13 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../digest/digest.ts';
 import { PathNotFoundError, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
+import { LinkCache } from './link-cache.ts';
+
+/** How long another process's unlink may go unseen here (link-cache.ts). */
+const LINK_TTL_MS = 1000;
+/** Blobs up to this size are served from memory once read (configs, small layers, signatures). */
+export const SMALL_BLOB_MAX = 64 * 1024;
+const SMALL_CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
  * Content-addressed blobs and their links into repositories. A blob is visible in a repository
@@ -9,13 +16,43 @@ import { paths } from './paths.ts';
  * registry is not readable through a repository that never received it.
  */
 export class BlobStore {
+  /** repo@digest → size of a blob linked there (found ones only; link-cache.ts). */
+  private readonly linked = new LinkCache<number>(LINK_TTL_MS, 100_000);
+  /** Bytes of small blobs (configs, small layers): content-addressed, so never stale. */
+  private readonly small = new Map<string, Buffer>();
+  private smallBytes = 0;
+
   constructor(private readonly driver: StorageDriver) {}
 
   /** Size of the blob as seen from `repo`; undefined when not linked there or not stored. */
   async statInRepository(repo: string, digest: Digest): Promise<number | undefined> {
+    const key = `${repo}@${digest.value}`;
+    const cached = this.linked.get(key);
+    if (cached !== undefined) return cached;
     const [link, data] = await Promise.all([this.driver.stat(paths.layerLink(repo, digest)), this.driver.stat(paths.blobData(digest))]);
     if (!link || !data || data.isDirectory) return undefined;
+    this.linked.set(key, data.size);
     return data.size;
+  }
+
+  /** The whole content of a blob of at most SMALL_BLOB_MAX bytes, from memory when it can. */
+  async readSmall(digest: Digest): Promise<Buffer | undefined> {
+    const cached = this.small.get(digest.value);
+    if (cached) {
+      this.small.delete(digest.value); // refresh its place: least recently used goes first
+      this.small.set(digest.value, cached);
+      return cached;
+    }
+    const bytes = await this.read(digest);
+    if (!bytes || bytes.length > SMALL_BLOB_MAX) return bytes;
+    this.small.set(digest.value, bytes);
+    this.smallBytes += bytes.length;
+    for (const [key, value] of this.small) {
+      if (this.smallBytes <= SMALL_CACHE_BYTES) break;
+      this.small.delete(key);
+      this.smallBytes -= value.length;
+    }
+    return bytes;
   }
 
   /** Size of the stored blob, linked anywhere or nowhere. */
@@ -68,5 +105,6 @@ export class BlobStore {
 
   async unlink(repo: string, digest: Digest): Promise<void> {
     await this.driver.delete(paths.layerDir(repo, digest));
+    this.linked.delete(`${repo}@${digest.value}`);
   }
 }
