@@ -43,7 +43,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const driver = createDriver(driverParams);
   const { engine, fallbackReason } = await selectEngine(config.quayside.hashengine);
   if (fallbackReason !== undefined) log.warn({ reason: fallbackReason }, 'native SHA-256 engine unavailable; using hash-wasm');
-  const pool = createChunkPool(driverParams, engine.name, options.workers);
+  const pool = createChunkPool(driverParams, engine.name, options.workers ?? (config.quayside.workers || undefined));
   const locks = new UploadLocks();
   const pipeline = { ...defaultPipelineOptions, ...options.pipeline };
   const blobs = new BlobStore(driver);

@@ -56,6 +56,13 @@ function booleanAt(tree: Tree, path: readonly string[], fallback: boolean): bool
   throw new ConfigError(`${path.join('.')} must be true or false`);
 }
 
+function countAt(tree: Tree, path: readonly string[], fallback: number): number {
+  const value = pick(tree, path);
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 256) return value;
+  throw new ConfigError(`${path.join('.')} must be a whole number from 0 to 256`);
+}
+
 function logLevelAt(tree: Tree, fallback: LogLevel): LogLevel {
   const value = stringAt(tree, ['log', 'level'], fallback).toLowerCase();
   const level = value === 'warning' ? 'warn' : value;
@@ -81,7 +88,7 @@ export function buildConfig(tree: Tree, env: NodeJS.ProcessEnv = {}): Config {
       filesystem: { rootdirectory: stringAt(merged, ['storage', 'filesystem', 'rootdirectory'], d.storage.filesystem.rootdirectory) },
       delete: { enabled: booleanAt(merged, ['storage', 'delete', 'enabled'], d.storage.delete.enabled) },
     },
-    quayside: { hashengine: hashEngineAt(merged, env, d.quayside.hashengine) },
+    quayside: { hashengine: hashEngineAt(merged, env, d.quayside.hashengine), workers: countAt(merged, ['quayside', 'workers'], d.quayside.workers) },
   };
   parseAddr(config.http.addr);
   return config;

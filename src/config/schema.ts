@@ -21,6 +21,8 @@ export interface Config {
   readonly quayside: {
     /** SHA-256 engine: auto (native when built, else wasm), native, wasm. QUAYSIDE_HASH_ENGINE wins. */
     readonly hashengine: 'auto' | 'native' | 'wasm';
+    /** Chunk worker threads (persist + hash); 0 = one per core. */
+    readonly workers: number;
   };
 }
 
@@ -32,7 +34,7 @@ export const defaultConfig: Config = {
     filesystem: { rootdirectory: './data' },
     delete: { enabled: false },
   },
-  quayside: { hashengine: 'auto' },
+  quayside: { hashengine: 'auto', workers: 0 },
 };
 
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug', 'silent'];

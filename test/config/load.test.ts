@@ -32,8 +32,12 @@ test('config: a distribution config.yml is read with its own keys; REGISTRY_* en
     REGISTRY_STORAGE_DELETE_ENABLED: 'false',
     REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: '/srv/reg',
     REGISTRY_LOG_LEVEL: 'warn',
+    REGISTRY_QUAYSIDE_WORKERS: '1',
+    QUAYSIDE_HASH_ENGINE: 'wasm',
     UNRELATED: 'x',
   });
+  assert.equal(overridden.quayside.workers, 1);
+  assert.equal(overridden.quayside.hashengine, 'wasm');
   assert.equal(overridden.http.addr, '0.0.0.0:6000');
   assert.equal(overridden.storage.delete.enabled, false);
   assert.equal(overridden.storage.filesystem.rootdirectory, '/srv/reg');
@@ -43,6 +47,8 @@ test('config: a distribution config.yml is read with its own keys; REGISTRY_* en
 test('config: bad values are ConfigErrors that name the key', async () => {
   assert.throws(() => buildConfig({ storage: { delete: { enabled: 'yes please' } } }), (e: unknown) => e instanceof ConfigError && /storage\.delete\.enabled/.test(e.message));
   assert.throws(() => buildConfig({ log: { level: 'loud' } }), ConfigError);
+  assert.throws(() => buildConfig({ quayside: { workers: -1 } }), /quayside\.workers/);
+  assert.throws(() => buildConfig({ quayside: { hashengine: 'fast' } }), /hashengine/);
   assert.throws(() => buildConfig({ http: { addr: 'nope' } }), ConfigError);
   assert.throws(() => buildConfig({}, { REGISTRY_HTTP_ADDR: 'host:99999' }), ConfigError);
   await assert.rejects(loadConfig('/nonexistent/config.yml', {}), ConfigError);
