@@ -18,6 +18,7 @@ import { BatchBuffers } from './uploads/batch-buffers.ts';
 const BUFFERS_KEPT = 16;
 import { createChunkPool } from './workers/pool.ts';
 import { selectEngine } from './digest/select-engine.ts';
+import { schedulePurging } from './uploads/purge.ts';
 
 export interface Registry {
   /** http://host:port of the listening server. */
@@ -55,6 +56,8 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     uploads: { driver, engine, pool, locks, blobs, buffers: new BatchBuffers(pipeline.batchSize, BUFFERS_KEPT), options: pipeline },
   };
   const server = createHttpServer(createRouter(), services, log);
+  const purging = config.storage.maintenance.uploadpurging;
+  const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, purging, log) : () => undefined;
   const { host, port } = parseAddr(config.http.addr);
   server.listen(port, host);
   await once(server, 'listening');
@@ -64,6 +67,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
 
   let closing: Promise<void> | undefined;
   const close = async (graceMs = 10_000): Promise<void> => {
+    stopPurging();
     server.close();
     server.closeIdleConnections();
     const forced = setTimeout(() => server.closeAllConnections(), graceMs);

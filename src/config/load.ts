@@ -63,6 +63,36 @@ function countAt(tree: Tree, path: readonly string[], fallback: number): number 
   throw new ConfigError(`${path.join('.')} must be a whole number from 0 to 256`);
 }
 
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go duration string as distribution's config takes them ("168h", "1h30m", "90s") → ms. */
+export function parseDuration(text: string): number | undefined {
+  const parts = [...text.trim().matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text.trim()) return undefined;
+  return parts.reduce((ms, p) => ms + Number(p[1]) * (DURATION_UNITS[p[2] as string] ?? 0), 0);
+}
+
+function durationAt(tree: Tree, path: readonly string[], fallback: number): number {
+  const value = pick(tree, path);
+  if (value === undefined || value === null) return fallback;
+  const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+  if (ms === undefined) throw new ConfigError(`${path.join('.')} must be a duration such as 168h, 30m or 90s`);
+  return ms;
+}
+
+function maintenanceAt(tree: Tree, d: Config['storage']['maintenance']): Config['storage']['maintenance'] {
+  const purging = ['storage', 'maintenance', 'uploadpurging'];
+  return {
+    uploadpurging: {
+      enabled: booleanAt(tree, [...purging, 'enabled'], d.uploadpurging.enabled),
+      age: durationAt(tree, [...purging, 'age'], d.uploadpurging.age),
+      interval: durationAt(tree, [...purging, 'interval'], d.uploadpurging.interval),
+      dryrun: booleanAt(tree, [...purging, 'dryrun'], d.uploadpurging.dryrun),
+    },
+    readonly: { enabled: booleanAt(tree, ['storage', 'maintenance', 'readonly', 'enabled'], d.readonly.enabled) },
+  };
+}
+
 function logLevelAt(tree: Tree, fallback: LogLevel): LogLevel {
   const value = stringAt(tree, ['log', 'level'], fallback).toLowerCase();
   const level = value === 'warning' ? 'warn' : value;
@@ -87,6 +117,7 @@ export function buildConfig(tree: Tree, env: NodeJS.ProcessEnv = {}): Config {
     storage: {
       filesystem: { rootdirectory: stringAt(merged, ['storage', 'filesystem', 'rootdirectory'], d.storage.filesystem.rootdirectory) },
       delete: { enabled: booleanAt(merged, ['storage', 'delete', 'enabled'], d.storage.delete.enabled) },
+      maintenance: maintenanceAt(merged, d.storage.maintenance),
     },
     quayside: { hashengine: hashEngineAt(merged, env, d.quayside.hashengine), workers: countAt(merged, ['quayside', 'workers'], d.quayside.workers) },
   };

@@ -16,6 +16,12 @@ export interface Config {
   readonly storage: {
     readonly filesystem: { readonly rootdirectory: string };
     readonly delete: { readonly enabled: boolean };
+    readonly maintenance: {
+      /** Stale uploads are removed after `age` ms, checked every `interval` ms (distribution's keys). */
+      readonly uploadpurging: { readonly enabled: boolean; readonly age: number; readonly interval: number; readonly dryrun: boolean };
+      /** Writes answer 405 UNSUPPORTED while reads go on. */
+      readonly readonly: { readonly enabled: boolean };
+    };
   };
   /** Quayside's own settings (no distribution equivalent); REGISTRY_QUAYSIDE_* overrides apply too. */
   readonly quayside: {
@@ -26,6 +32,8 @@ export interface Config {
   };
 }
 
+const HOUR = 3_600_000;
+
 export const defaultConfig: Config = {
   version: '0.1',
   log: { level: 'info' },
@@ -33,6 +41,10 @@ export const defaultConfig: Config = {
   storage: {
     filesystem: { rootdirectory: './data' },
     delete: { enabled: false },
+    maintenance: {
+      uploadpurging: { enabled: true, age: 168 * HOUR, interval: 24 * HOUR, dryrun: false },
+      readonly: { enabled: false },
+    },
   },
   quayside: { hashengine: 'auto', workers: 0 },
 };

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { toRegistryError } from '../errors/to-registry-error.ts';
+import { RegistryError } from '../errors/registry-error.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../routing/router.ts';
 import type { Services } from './context.ts';
@@ -35,6 +36,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
   try {
     const { route, params } = router.match(req.method ?? 'GET', path);
     routeId = route.id;
+    // storage.maintenance.readonly: every write is refused, reads go on (distribution answers the same).
+    if (services.config.storage.maintenance.readonly.enabled && route.method !== 'GET' && route.method !== 'HEAD') {
+      throw new RegistryError('UNSUPPORTED', { reason: 'the registry is in read-only mode' });
+    }
     await route.handler({ req, res, params, query, services, log });
   } catch (err) {
     const error = toRegistryError(err);

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { buildConfig, ConfigError, loadConfig, parseAddr } from '../../src/config/load.ts';
+import { buildConfig, ConfigError, loadConfig, parseAddr, parseDuration } from '../../src/config/load.ts';
 
 test('config: defaults serve 127.0.0.1:5000 from ./data with deletes off', () => {
   const config = buildConfig({});
@@ -52,6 +52,16 @@ test('config: bad values are ConfigErrors that name the key', async () => {
   assert.throws(() => buildConfig({ http: { addr: 'nope' } }), ConfigError);
   assert.throws(() => buildConfig({}, { REGISTRY_HTTP_ADDR: 'host:99999' }), ConfigError);
   await assert.rejects(loadConfig('/nonexistent/config.yml', {}), ConfigError);
+});
+
+test('config: storage.maintenance keys as distribution spells them, durations as Go writes them', () => {
+  const config = buildConfig({ storage: { maintenance: { uploadpurging: { enabled: false, age: '1h30m', interval: '90s', dryrun: true }, readonly: { enabled: true } } } });
+  assert.deepEqual(config.storage.maintenance, { uploadpurging: { enabled: false, age: 5_400_000, interval: 90_000, dryrun: true }, readonly: { enabled: true } });
+  assert.equal(buildConfig({}).storage.maintenance.uploadpurging.age, 168 * 3_600_000);
+  assert.equal(buildConfig({}, { REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED: 'true' }).storage.maintenance.readonly.enabled, true);
+  assert.equal(parseDuration('250ms'), 250);
+  for (const bad of ['', '10', 'h', '1d', '1h junk']) assert.equal(parseDuration(bad), undefined, bad);
+  assert.throws(() => buildConfig({ storage: { maintenance: { uploadpurging: { age: 'forever' } } } }), /uploadpurging\.age/);
 });
 
 test('parseAddr: host:port, :port and [v6]:port', () => {

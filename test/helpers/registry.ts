@@ -16,6 +16,8 @@ export interface StartOptions extends RegistryOptions {
   /** Serve an existing root instead of a fresh one (restart tests, side-by-side). */
   readonly root?: string;
   readonly deleteEnabled?: boolean;
+  /** Extra `storage.maintenance` settings, as in config.yml (e.g. { readonly: { enabled: true } }). */
+  readonly maintenance?: Record<string, unknown>;
 }
 
 /** `QUAYSIDE_HASH_ENGINE=wasm npm test` runs every registry test on the portable engine. */
@@ -36,7 +38,7 @@ export async function startRegistry(t: Hooks, options: StartOptions = {}): Promi
   const config = buildConfig({
     log: { level: process.env['QUAYSIDE_TEST_LOG'] ?? 'silent' },
     http: { addr: '127.0.0.1:0' },
-    storage: { filesystem: { rootdirectory: root }, delete: { enabled: options.deleteEnabled ?? true } },
+    storage: { filesystem: { rootdirectory: root }, delete: { enabled: options.deleteEnabled ?? true }, maintenance: options.maintenance ?? {} },
   }, pickEnv('QUAYSIDE_HASH_ENGINE'));
   const registry = await createRegistry(config, { workers: 2, ...options });
   t.after(() => registry.close(1000));

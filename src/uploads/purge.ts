@@ -1,0 +1,59 @@
+import type { Logger } from '../log.ts';
+import { PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
+import { paths } from '../storage/paths.ts';
+import { listRepositories } from '../storage/repositories.ts';
+
+/**
+ * Removes uploads started longer ago than `maxAgeMs` (distribution's uploadpurging: default 168 h,
+ * checked every 24 h). An upload's age is its `startedat` time, as distribution writes and reads it;
+ * without a readable one, the folder's modification time.
+ */
+export interface PurgeResult {
+  readonly examined: number;
+  readonly purged: readonly string[];
+}
+
+export async function purgeStaleUploads(driver: StorageDriver, maxAgeMs: number, dryRun: boolean, now = Date.now()): Promise<PurgeResult> {
+  const purged: string[] = [];
+  let examined = 0;
+  for (const repo of await listRepositories(driver)) {
+    for (const id of await driver.list(`${paths.repository(repo)}/_uploads`)) {
+      examined++;
+      const started = await startedAt(driver, repo, id);
+      if (started === undefined || now - started < maxAgeMs) continue;
+      purged.push(`${repo}/${id}`);
+      if (!dryRun) await driver.delete(paths.uploadDir(repo, id));
+    }
+  }
+  return { examined, purged };
+}
+
+async function startedAt(driver: StorageDriver, repo: string, id: string): Promise<number | undefined> {
+  try {
+    const parsed = Date.parse((await driver.getContent(paths.uploadStartedAt(repo, id))).toString('utf8').trim());
+    if (!Number.isNaN(parsed)) return parsed;
+  } catch (err) {
+    if (!(err instanceof PathNotFoundError)) throw err;
+  }
+  return (await driver.stat(paths.uploadDir(repo, id)))?.modifiedAt.getTime();
+}
+
+/** Runs the purge now and every `intervalMs`; the timer never keeps the process alive. */
+export function schedulePurging(driver: StorageDriver, options: { age: number; interval: number; dryrun: boolean }, log: Logger): () => void {
+  const run = (): void => {
+    purgeStaleUploads(driver, options.age, options.dryrun).then(
+      (result) => {
+        if (result.purged.length > 0 || options.dryrun) log.info({ examined: result.examined, purged: result.purged.length, dryRun: options.dryrun }, 'stale uploads purged');
+      },
+      (err: unknown) => log.error({ err }, 'upload purging failed'),
+    );
+  };
+  const first = setTimeout(run, 1000);
+  const every = setInterval(run, Math.max(60_000, options.interval));
+  first.unref();
+  every.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(every);
+  };
+}
