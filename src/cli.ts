@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfig } from './config/load.ts';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, parseDuration } from './config/load.ts';
+import { garbageCollect, type GcProgress } from './gc/garbage-collect.ts';
+import { createDriver } from './storage/factory.ts';
 import { createLogger } from './log.ts';
 import { createRegistry } from './registry.ts';
 
@@ -8,6 +11,8 @@ const HELP = `quayside: a container image registry (Docker Registry HTTP API V2,
 
 Usage:
   quayside serve [config.yml]   serve the registry (default 127.0.0.1:5000, storage in ./data)
+  quayside garbage-collect [--dry-run|-d] [--delete-untagged|-m] [--grace 1h] config.yml
+                                delete blobs no manifest references (safe while the registry runs)
   quayside --version            print the version
   quayside --help               print this help
 
@@ -43,6 +48,48 @@ async function serve(configFile: string | undefined): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
+async function collectGarbage(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      'dry-run': { type: 'boolean', short: 'd', default: false },
+      'delete-untagged': { type: 'boolean', short: 'm', default: false },
+      grace: { type: 'string', default: '1h' },
+    },
+  });
+  const graceMs = parseDuration(values.grace);
+  if (graceMs === undefined) throw new ConfigError(`--grace must be a duration such as 1h or 30m, got ${values.grace}`);
+  const config = await loadConfig(positionals[0], process.env);
+  const driver = createDriver({ filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } });
+  const bar = progressBar();
+  const report = await garbageCollect(driver, { dryRun: values['dry-run'], deleteUntagged: values['delete-untagged'], graceMs, onProgress: bar });
+  bar.done();
+  const verb = values['dry-run'] ? 'would delete' : 'deleted';
+  for (const manifest of report.manifestsDeleted) process.stdout.write(`${verb} manifest ${manifest}\n`);
+  for (const blob of report.blobsDeleted) process.stdout.write(`${verb} blob ${blob}\n`);
+  process.stdout.write(
+    `${report.repositories} repositories, ${report.manifestsMarked} manifests and ${report.blobsMarked} blobs marked; ` +
+      `${verb} ${report.manifestsDeleted.length} manifests and ${report.blobsDeleted.length} blobs (${(report.bytesFreed / 2 ** 20).toFixed(1)} MiB); ` +
+      `${report.keptAsRecent} unreferenced blobs kept as recent\n`,
+  );
+  return 0;
+}
+
+/** A progress line on stderr for long runs (a terminal only: logs stay clean). */
+function progressBar(): ((p: GcProgress) => void) & { done: () => void } {
+  let last = 0;
+  const update = (p: GcProgress): void => {
+    const now = Date.now();
+    if (!process.stderr.isTTY || (now - last < 200 && p.done !== p.total)) return;
+    last = now;
+    const width = 30;
+    const filled = p.total === 0 ? width : Math.round((p.done / p.total) * width);
+    process.stderr.write(`\r${p.phase.padEnd(5)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total}`);
+  };
+  return Object.assign(update, { done: () => (process.stderr.isTTY ? process.stderr.write('\n') : undefined) });
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--version' || command === '-v' || command === 'version') {
@@ -57,6 +104,7 @@ async function main(argv: readonly string[]): Promise<number> {
     await serve(rest[0]);
     return -1; // keep running
   }
+  if (command === 'garbage-collect') return collectGarbage(rest);
   process.stderr.write(`quayside: unknown command ${JSON.stringify(command)}\n\n${HELP}`);
   return 2;
 }
@@ -66,7 +114,13 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
+    const code = (err as { code?: unknown }).code;
     if (err instanceof ConfigError) process.stderr.write(`quayside: ${err.message}\n`);
+    else if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`quayside: ${(err as Error).message}\n\n${HELP}`);
+      process.exitCode = 2;
+      return;
+    }
     else process.stderr.write(`quayside: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;
   },

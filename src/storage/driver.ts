@@ -26,6 +26,11 @@ export interface StorageDriver {
   stat(path: string): Promise<FileInfo | undefined>;
   /** Names of the direct children, sorted; [] when the directory is absent. */
   list(path: string): Promise<string[]>;
+  /**
+   * Sets the modification time to now; false when nothing is there. Garbage collection reads it:
+   * a link touched after its mark phase started is in use (see gc/garbage-collect.ts).
+   */
+  touch(path: string): Promise<boolean>;
   /** A stream of bytes [start, end] inclusive; throws PathNotFoundError when absent. */
   reader(path: string, start?: number, end?: number): Promise<Readable>;
   /**

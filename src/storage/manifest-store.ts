@@ -116,15 +116,22 @@ export class ManifestStore {
     if (actual !== reference.hex) throw new RegistryError('DIGEST_INVALID', { expected: reference.value, actual: `${reference.algorithm}:${actual}` });
   }
 
+  /**
+   * Everything the manifest references must be in the repository. Each link is touched first:
+   * a garbage collection running now sees it in use and keeps the blob (gc/garbage-collect.ts;
+   * the race distribution issues #3045 and #2962 describe).
+   */
   private async checkReferences(repo: string, parsed: ParsedManifest): Promise<void> {
     for (const blob of parsed.blobs) {
       // Foreign layers (urls set) live outside the registry by design (schema2 "foreign layers").
       if (blob.urls && blob.urls.length > 0) continue;
+      await this.driver.touch(paths.layerLink(repo, blob.digest));
       if ((await this.blobs.statInRepository(repo, blob.digest)) === undefined) {
         throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: blob.digest.value });
       }
     }
     for (const child of parsed.children) {
+      await this.driver.touch(paths.revisionLink(repo, child.digest));
       if (!(await this.hasRevision(repo, child.digest))) {
         throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: child.digest.value });
       }

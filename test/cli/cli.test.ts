@@ -110,3 +110,18 @@ test('cli: serve (built JS) takes a config and REGISTRY_* overrides, pushes thro
 
   assert.equal(await exitCode(child, 'SIGTERM'), 0);
 });
+
+test('cli: garbage-collect --dry-run reads the config, reports and deletes nothing; bad flags exit 2', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'quayside-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'config.yml');
+  await writeFile(file, `storage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n`);
+  const { url, child } = await serve(t, file);
+  const orphan = await pushBlob(url, 'cli/gc', Buffer.alloc(2048, 1));
+  const { stdout } = await run(process.execPath, [cli, 'garbage-collect', '--dry-run', '--grace', '0s', file]);
+  assert.match(stdout, new RegExp(`would delete blob ${orphan}`));
+  assert.match(stdout, /1 repositories, 0 manifests and 0 blobs marked; would delete 0 manifests and 1 blobs/);
+  expectStatus(await send(url, `/v2/cli/gc/blobs/${orphan}`, { method: 'HEAD' }), 200);
+  await assert.rejects(run(process.execPath, [cli, 'garbage-collect', '--bogus', file]), (err: { code?: number; stderr?: string }) => err.code === 2 && /bogus/.test(err.stderr ?? ''));
+  assert.equal(await exitCode(child, 'SIGTERM'), 0);
+});

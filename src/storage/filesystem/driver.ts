@@ -92,6 +92,17 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
+  async touch(path: string): Promise<boolean> {
+    const now = new Date();
+    try {
+      await fs.utimes(this.full(path), now, now);
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
   async list(path: string): Promise<string[]> {
     try {
       const names = await fs.readdir(this.full(path));
