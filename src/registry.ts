@@ -19,6 +19,7 @@ const BUFFERS_KEPT = 16;
 import { createChunkPool } from './workers/pool.ts';
 import { selectEngine } from './digest/select-engine.ts';
 import { schedulePurging } from './uploads/purge.ts';
+import { createAuthenticator } from './auth/create.ts';
 
 export interface Registry {
   /** http://host:port of the listening server. */
@@ -53,9 +54,10 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     driver,
     blobs,
     manifests: new ManifestStore(driver, blobs),
+    auth: createAuthenticator(config),
     uploads: { driver, engine, pool, locks, blobs, buffers: new BatchBuffers(pipeline.batchSize, BUFFERS_KEPT), options: pipeline },
   };
-  const server = createHttpServer(createRouter(), services, log);
+  const server = createHttpServer(createRouter(), services, log, config.http.tls);
   const purging = config.storage.maintenance.uploadpurging;
   const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, purging, log) : () => undefined;
   const { host, port } = parseAddr(config.http.addr);
@@ -77,7 +79,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     await pool.close();
   };
   return {
-    url: `http://${shownHost}:${address.port}`,
+    url: `${config.http.tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
     port: address.port,
     close: (graceMs) => (closing ??= close(graceMs)),
   };

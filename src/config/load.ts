@@ -56,6 +56,50 @@ function booleanAt(tree: Tree, path: readonly string[], fallback: boolean): bool
   throw new ConfigError(`${path.join('.')} must be true or false`);
 }
 
+function optionalStringAt(tree: Tree, path: readonly string[]): string | undefined {
+  const value = pick(tree, path);
+  return value === undefined || value === null ? undefined : stringAt(tree, path, '');
+}
+
+function requiredStringAt(tree: Tree, path: readonly string[]): string {
+  const value = optionalStringAt(tree, path);
+  if (value === undefined || value === '') throw new ConfigError(`${path.join('.')} is required`);
+  return value;
+}
+
+function tlsAt(tree: Tree): Pick<Config['http'], 'tls'> {
+  if (!isTree(pick(tree, ['http', 'tls']))) return {};
+  const clientcas = pick(tree, ['http', 'tls', 'clientcas']) ?? [];
+  if (!Array.isArray(clientcas) || !clientcas.every((c) => typeof c === 'string')) throw new ConfigError('http.tls.clientcas must be a list of file paths');
+  return { tls: { certificate: requiredStringAt(tree, ['http', 'tls', 'certificate']), key: requiredStringAt(tree, ['http', 'tls', 'key']), clientcas } };
+}
+
+function authAt(tree: Tree): Config['auth'] {
+  const auth = pick(tree, ['auth']);
+  if (auth === undefined || auth === null) return {};
+  if (!isTree(auth)) throw new ConfigError('auth must be a mapping');
+  const schemes = Object.keys(auth);
+  const unknown = schemes.filter((s) => s !== 'htpasswd' && s !== 'token');
+  if (unknown.length > 0) throw new ConfigError(`auth.${unknown[0]} is not supported (htpasswd or token)`);
+  if (schemes.length > 1) throw new ConfigError('configure one auth scheme: htpasswd or token');
+  if (schemes[0] === 'htpasswd') {
+    return { htpasswd: { realm: optionalStringAt(tree, ['auth', 'htpasswd', 'realm']) ?? 'basic-realm', path: requiredStringAt(tree, ['auth', 'htpasswd', 'path']) } };
+  }
+  const at = (key: string): string[] => ['auth', 'token', key];
+  const rootcertbundle = optionalStringAt(tree, at('rootcertbundle'));
+  const jwks = optionalStringAt(tree, at('jwks'));
+  if (rootcertbundle === undefined && jwks === undefined) throw new ConfigError('auth.token needs rootcertbundle or jwks');
+  return {
+    token: {
+      realm: requiredStringAt(tree, at('realm')),
+      service: requiredStringAt(tree, at('service')),
+      issuer: requiredStringAt(tree, at('issuer')),
+      ...(rootcertbundle !== undefined ? { rootcertbundle } : {}),
+      ...(jwks !== undefined ? { jwks } : {}),
+    },
+  };
+}
+
 function countAt(tree: Tree, path: readonly string[], fallback: number): number {
   const value = pick(tree, path);
   if (value === undefined || value === null) return fallback;
@@ -113,7 +157,8 @@ export function buildConfig(tree: Tree, env: NodeJS.ProcessEnv = {}): Config {
   const config: Config = {
     version: stringAt(merged, ['version'], d.version),
     log: { level: logLevelAt(merged, d.log.level) },
-    http: { addr: stringAt(merged, ['http', 'addr'], d.http.addr) },
+    http: { addr: stringAt(merged, ['http', 'addr'], d.http.addr), ...tlsAt(merged) },
+    auth: authAt(merged),
     storage: {
       filesystem: { rootdirectory: stringAt(merged, ['storage', 'filesystem', 'rootdirectory'], d.storage.filesystem.rootdirectory) },
       delete: { enabled: booleanAt(merged, ['storage', 'delete', 'enabled'], d.storage.delete.enabled) },

@@ -12,6 +12,13 @@ export interface Config {
   readonly http: {
     /** host:port, `:port` for every interface, port 0 for any free port. */
     readonly addr: string;
+    /** Serve HTTPS: PEM files; clientcas makes clients present a certificate signed by one of them. */
+    readonly tls?: { readonly certificate: string; readonly key: string; readonly clientcas: readonly string[] };
+  };
+  /** At most one scheme, as in distribution. */
+  readonly auth: {
+    readonly htpasswd?: { readonly realm: string; readonly path: string };
+    readonly token?: { readonly realm: string; readonly service: string; readonly issuer: string; readonly rootcertbundle?: string; readonly jwks?: string };
   };
   readonly storage: {
     readonly filesystem: { readonly rootdirectory: string };
@@ -38,6 +45,7 @@ export const defaultConfig: Config = {
   version: '0.1',
   log: { level: 'info' },
   http: { addr: '127.0.0.1:5000' },
+  auth: {},
   storage: {
     filesystem: { rootdirectory: './data' },
     delete: { enabled: false },

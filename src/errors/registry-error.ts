@@ -8,12 +8,15 @@ export interface ErrorBody {
 export class RegistryError extends Error {
   readonly errorName: ErrorName;
   readonly detail: unknown;
+  /** Headers the answer needs (a WWW-Authenticate challenge with UNAUTHORIZED). */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(errorName: ErrorName, detail?: unknown, options?: ErrorOptions) {
+  constructor(errorName: ErrorName, detail?: unknown, options?: ErrorOptions & { headers?: Record<string, string> }) {
     super(errorTable[errorName].message, options);
     this.name = 'RegistryError';
     this.errorName = errorName;
     this.detail = detail;
+    this.headers = options?.headers ?? {};
   }
 
   get status(): number {

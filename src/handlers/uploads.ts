@@ -97,6 +97,8 @@ export const postUpload: Handler = async (ctx) => {
 async function tryMount(ctx: RequestContext, digest: Digest, from: string | null): Promise<boolean> {
   if (from === null) return false;
   if (!isValidName(from)) throw new RegistryError('NAME_INVALID', { from: from.slice(0, 300) });
+  // Mounting reads the source: without pull on it, fall back to an upload (as distribution does).
+  if (!ctx.grants.allows('repository', from, 'pull')) return false;
   const { blobs } = ctx.services;
   if ((await blobs.statInRepository(from, digest)) === undefined) return false;
   await blobs.link(ctx.params.name, digest);

@@ -5,6 +5,8 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import type { ManifestStore } from '../storage/manifest-store.ts';
 import type { CommitDeps } from '../uploads/commit.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
+import type { Grants } from '../auth/access.ts';
 
 /** What handlers may use: the stores and the upload pipeline, never the fs directly. */
 export interface Services {
@@ -13,6 +15,8 @@ export interface Services {
   readonly blobs: BlobStore;
   readonly manifests: ManifestStore;
   readonly uploads: CommitDeps;
+  /** Set when `auth` is configured. */
+  readonly auth: Authenticator | undefined;
 }
 
 /** Route parameters after the pre-router: `name` is the whole repository name, '/' included. */
@@ -30,6 +34,8 @@ export interface RequestContext {
   readonly query: URLSearchParams;
   readonly services: Services;
   readonly log: Logger;
+  /** What this request may do (everything when auth is off). */
+  readonly grants: Grants;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

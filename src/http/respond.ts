@@ -37,6 +37,6 @@ export async function sendStream(req: IncomingMessage, res: ServerResponse, stat
   }
 }
 
-export function sendError(req: IncomingMessage, res: ServerResponse, err: RegistryError, extraHeaders: OutgoingHttpHeaders = {}): void {
-  sendJson(req, res, err.status, err.body(), extraHeaders);
+export function sendError(req: IncomingMessage, res: ServerResponse, err: RegistryError): void {
+  sendJson(req, res, err.status, err.body(), err.headers);
 }

@@ -6,6 +6,7 @@ import { getReferrers } from '../handlers/referrers.ts';
 import { getTags } from '../handlers/tags.ts';
 import { deleteUpload, getUploadStatus, patchUpload, postUpload, putUpload } from '../handlers/uploads.ts';
 import type { Handler } from '../http/context.ts';
+import type { RouteAccess } from '../auth/access.ts';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -19,24 +20,26 @@ export interface Route {
   readonly method: Method;
   readonly path: string;
   readonly handler: Handler;
+  /** What the request needs on its repository when auth is on (auth/access.ts). */
+  readonly access: RouteAccess;
 }
 
 export const routes: readonly Route[] = [
-  { id: 'end-1', method: 'GET', path: '/v2/', handler: getBase },
-  { id: 'end-1', method: 'HEAD', path: '/v2/', handler: getBase },
-  { id: 'catalog', method: 'GET', path: '/v2/_catalog', handler: getCatalog },
-  { id: 'end-2', method: 'GET', path: '/v2/:name/blobs/:digest', handler: getBlob },
-  { id: 'end-2', method: 'HEAD', path: '/v2/:name/blobs/:digest', handler: getBlob },
-  { id: 'end-10', method: 'DELETE', path: '/v2/:name/blobs/:digest', handler: deleteBlob },
-  { id: 'end-3', method: 'GET', path: '/v2/:name/manifests/:reference', handler: getManifest },
-  { id: 'end-3', method: 'HEAD', path: '/v2/:name/manifests/:reference', handler: getManifest },
-  { id: 'end-7', method: 'PUT', path: '/v2/:name/manifests/:reference', handler: putManifest },
-  { id: 'end-9', method: 'DELETE', path: '/v2/:name/manifests/:reference', handler: deleteManifest },
-  { id: 'end-4a, end-4b, end-11', method: 'POST', path: '/v2/:name/blobs/uploads/', handler: postUpload },
-  { id: 'end-5', method: 'PATCH', path: '/v2/:name/blobs/uploads/:uuid', handler: patchUpload },
-  { id: 'end-6', method: 'PUT', path: '/v2/:name/blobs/uploads/:uuid', handler: putUpload },
-  { id: 'end-13', method: 'GET', path: '/v2/:name/blobs/uploads/:uuid', handler: getUploadStatus },
-  { id: 'cancel', method: 'DELETE', path: '/v2/:name/blobs/uploads/:uuid', handler: deleteUpload },
-  { id: 'end-8a, end-8b', method: 'GET', path: '/v2/:name/tags/list', handler: getTags },
-  { id: 'end-12a, end-12b', method: 'GET', path: '/v2/:name/referrers/:digest', handler: getReferrers },
+  { id: 'end-1', method: 'GET', path: '/v2/', handler: getBase, access: 'none' },
+  { id: 'end-1', method: 'HEAD', path: '/v2/', handler: getBase, access: 'none' },
+  { id: 'catalog', method: 'GET', path: '/v2/_catalog', handler: getCatalog, access: 'catalog' },
+  { id: 'end-2', method: 'GET', path: '/v2/:name/blobs/:digest', handler: getBlob, access: 'pull' },
+  { id: 'end-2', method: 'HEAD', path: '/v2/:name/blobs/:digest', handler: getBlob, access: 'pull' },
+  { id: 'end-10', method: 'DELETE', path: '/v2/:name/blobs/:digest', handler: deleteBlob, access: 'delete' },
+  { id: 'end-3', method: 'GET', path: '/v2/:name/manifests/:reference', handler: getManifest, access: 'pull' },
+  { id: 'end-3', method: 'HEAD', path: '/v2/:name/manifests/:reference', handler: getManifest, access: 'pull' },
+  { id: 'end-7', method: 'PUT', path: '/v2/:name/manifests/:reference', handler: putManifest, access: 'push' },
+  { id: 'end-9', method: 'DELETE', path: '/v2/:name/manifests/:reference', handler: deleteManifest, access: 'delete' },
+  { id: 'end-4a, end-4b, end-11', method: 'POST', path: '/v2/:name/blobs/uploads/', handler: postUpload, access: 'push' },
+  { id: 'end-5', method: 'PATCH', path: '/v2/:name/blobs/uploads/:uuid', handler: patchUpload, access: 'push' },
+  { id: 'end-6', method: 'PUT', path: '/v2/:name/blobs/uploads/:uuid', handler: putUpload, access: 'push' },
+  { id: 'end-13', method: 'GET', path: '/v2/:name/blobs/uploads/:uuid', handler: getUploadStatus, access: 'push' },
+  { id: 'cancel', method: 'DELETE', path: '/v2/:name/blobs/uploads/:uuid', handler: deleteUpload, access: 'push' },
+  { id: 'end-8a, end-8b', method: 'GET', path: '/v2/:name/tags/list', handler: getTags, access: 'pull' },
+  { id: 'end-12a, end-12b', method: 'GET', path: '/v2/:name/referrers/:digest', handler: getReferrers, access: 'pull' },
 ];

@@ -64,6 +64,21 @@ test('config: storage.maintenance keys as distribution spells them, durations as
   assert.throws(() => buildConfig({ storage: { maintenance: { uploadpurging: { age: 'forever' } } } }), /uploadpurging\.age/);
 });
 
+test('config: auth and http.tls as distribution spells them; one scheme only; required keys named', () => {
+  const config = buildConfig({
+    http: { tls: { certificate: '/c.pem', key: '/k.pem', clientcas: ['/ca.pem'] } },
+    auth: { token: { realm: 'https://auth/token', service: 'reg', issuer: 'auth', rootcertbundle: '/b.pem' } },
+  });
+  assert.deepEqual(config.http.tls, { certificate: '/c.pem', key: '/k.pem', clientcas: ['/ca.pem'] });
+  assert.deepEqual(config.auth, { token: { realm: 'https://auth/token', service: 'reg', issuer: 'auth', rootcertbundle: '/b.pem' } });
+  assert.deepEqual(buildConfig({ auth: { htpasswd: { path: '/h' } } }).auth, { htpasswd: { realm: 'basic-realm', path: '/h' } });
+  assert.throws(() => buildConfig({ auth: { htpasswd: { path: '/h' }, token: {} } }), /one auth scheme/);
+  assert.throws(() => buildConfig({ auth: { silly: {} } }), /auth\.silly/);
+  assert.throws(() => buildConfig({ auth: { htpasswd: { realm: 'r' } } }), /auth\.htpasswd\.path is required/);
+  assert.throws(() => buildConfig({ auth: { token: { realm: 'r', service: 's', issuer: 'i' } } }), /rootcertbundle or jwks/);
+  assert.throws(() => buildConfig({ http: { tls: { certificate: '/c' } } }), /http\.tls\.key is required/);
+});
+
 test('parseAddr: host:port, :port and [v6]:port', () => {
   assert.deepEqual(parseAddr('127.0.0.1:5000'), { host: '127.0.0.1', port: 5000 });
   assert.deepEqual(parseAddr(':5000'), { host: undefined, port: 5000 });

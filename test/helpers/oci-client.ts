@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { expectStatus, type Reply } from './assertions.ts';
@@ -12,6 +13,8 @@ export interface SendOptions {
   readonly method?: string;
   readonly headers?: OutgoingHttpHeaders;
   readonly body?: Buffer | string | AsyncIterable<Uint8Array>;
+  /** For https bases: the CA to trust, and a client certificate to present. */
+  readonly tls?: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
 }
 
 /**
@@ -19,10 +22,11 @@ export interface SendOptions {
  * before anything leaves, which would hide exactly what the bad-input tests send.
  */
 export async function send(base: string, path: string, options: SendOptions = {}): Promise<Reply> {
-  const { hostname, port } = new URL(base);
+  const { hostname, port, protocol } = new URL(base);
   const method = options.method ?? 'GET';
+  const request = protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<Reply>((resolve, reject) => {
-    const req = httpRequest({ hostname, port, path, method, headers: options.headers, agent: false }, (res) => {
+    const req = request({ hostname, port, path, method, headers: options.headers, agent: false, ...options.tls }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('error', reject);

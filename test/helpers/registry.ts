@@ -18,6 +18,8 @@ export interface StartOptions extends RegistryOptions {
   readonly deleteEnabled?: boolean;
   /** Extra `storage.maintenance` settings, as in config.yml (e.g. { readonly: { enabled: true } }). */
   readonly maintenance?: Record<string, unknown>;
+  /** Top-level config sections as in config.yml (`auth`, `http.tls`...), merged over the test defaults. */
+  readonly config?: { readonly auth?: Record<string, unknown>; readonly tls?: Record<string, unknown> };
 }
 
 /** `QUAYSIDE_HASH_ENGINE=wasm npm test` runs every registry test on the portable engine. */
@@ -37,7 +39,8 @@ export async function startRegistry(t: Hooks, options: StartOptions = {}): Promi
   if (!options.root) t.after(() => rm(root, { recursive: true, force: true }));
   const config = buildConfig({
     log: { level: process.env['QUAYSIDE_TEST_LOG'] ?? 'silent' },
-    http: { addr: '127.0.0.1:0' },
+    http: { addr: '127.0.0.1:0', ...(options.config?.tls ? { tls: options.config.tls } : {}) },
+    ...(options.config?.auth ? { auth: options.config.auth } : {}),
     storage: { filesystem: { rootdirectory: root }, delete: { enabled: options.deleteEnabled ?? true }, maintenance: options.maintenance ?? {} },
   }, pickEnv('QUAYSIDE_HASH_ENGINE'));
   const registry = await createRegistry(config, { workers: 2, ...options });

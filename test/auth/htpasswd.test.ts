@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { bcrypt } from 'hash-wasm';
+import { parseHtpasswd } from '../../src/auth/htpasswd.ts';
+import { expectError, expectHeader, expectStatus } from '../helpers/assertions.ts';
+import { send, sha256 } from '../helpers/oci-client.ts';
+import { startRegistry } from '../helpers/registry.ts';
+
+/** An htpasswd file as `htpasswd -B` writes it ($2y$ bcrypt). */
+async function htpasswdFile(t: { after: (fn: () => Promise<void>) => void }, users: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'quayside-htpasswd-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const lines = ['# users'];
+  for (const [user, password] of Object.entries(users)) {
+    const hash = await bcrypt({ password, salt: randomBytes(16), costFactor: 5 });
+    lines.push(`${user}:${hash.replace(/^\$2[ab]\$/, '$2y$')}`);
+  }
+  const file = join(dir, 'htpasswd');
+  await writeFile(file, `${lines.join('\n')}\nbroken line\nmd5user:$apr1$abc$def\n`);
+  return file;
+}
+
+const basic = (user: string, password: string): Record<string, string> => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+
+test('auth.htpasswd: no credentials → 401 UNAUTHORIZED with a Basic challenge, on /v2/ and every route', async (t) => {
+  const path = await htpasswdFile(t, { alice: 's3cret' });
+  const { url } = await startRegistry(t, { config: { auth: { htpasswd: { realm: 'Quayside Test', path } } } });
+  for (const [method, route] of [['GET', '/v2/'], ['GET', '/v2/_catalog'], ['GET', '/v2/a/tags/list'], ['POST', '/v2/a/blobs/uploads/'], ['HEAD', `/v2/a/blobs/${sha256('x')}`]] as const) {
+    const reply = await send(url, route, { method });
+    expectError(reply, 401, 'UNAUTHORIZED');
+    expectHeader(reply, 'www-authenticate', 'Basic realm="Quayside Test"');
+  }
+  for (const headers of [basic('alice', 'wrong'), basic('bob', 's3cret'), { authorization: 'Basic !!!' }, { authorization: 'Bearer x' }]) {
+    expectError(await send(url, '/v2/', { headers }), 401, 'UNAUTHORIZED');
+  }
+});
+
+test('auth.htpasswd: the right password gets through everything, a push included', async (t) => {
+  const path = await htpasswdFile(t, { alice: 's3cret', carol: 'pa:ss' });
+  const { url } = await startRegistry(t, { config: { auth: { htpasswd: { realm: 'r', path } } } });
+  const headers = basic('alice', 's3cret');
+  expectStatus(await send(url, '/v2/', { headers }), 200);
+  const body = Buffer.from('layer');
+  const pushed = await send(url, `/v2/team/app/blobs/uploads/?digest=${sha256(body)}`, { method: 'POST', headers: { ...headers, 'content-length': body.length }, body });
+  expectStatus(pushed, 201);
+  expectStatus(await send(url, `/v2/team/app/blobs/${sha256(body)}`, { headers }), 200);
+  // A password may contain ':' (only the first one separates the user).
+  expectStatus(await send(url, '/v2/', { headers: basic('carol', 'pa:ss') }), 200);
+});
+
+test('parseHtpasswd: bcrypt entries only; comments, blanks and other hash kinds skipped', () => {
+  const users = parseHtpasswd('# c\n\nalice:$2y$05$abcdefghijklmnopqrstuu5Qz6Y8m2v6V1eS4o7a0i8m0i8m0i8m0\nbob:{SHA}xyz\ncarol:$apr1$x$y\nnocolon\n');
+  assert.deepEqual([...users.keys()], ['alice']);
+});
