@@ -20,6 +20,7 @@ import { createChunkPool } from './workers/pool.ts';
 import { selectEngine } from './digest/select-engine.ts';
 import { schedulePurging } from './uploads/purge.ts';
 import { createAuthenticator } from './auth/create.ts';
+import { UploadGate } from './uploads/upload-gate.ts';
 
 export interface Registry {
   /** http://host:port of the listening server. */
@@ -47,7 +48,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   if (fallbackReason !== undefined) log.warn({ reason: fallbackReason }, 'native SHA-256 engine unavailable; using hash-wasm');
   const pool = createChunkPool(driverParams, engine.name, options.workers ?? (config.quayside.workers || undefined));
   const locks = new UploadLocks();
-  const pipeline = { ...defaultPipelineOptions, ...options.pipeline };
+  const pipeline = { ...defaultPipelineOptions, maxUploadSize: config.quayside.limits.uploadsize, ...options.pipeline };
   const blobs = new BlobStore(driver);
   const services: Services = {
     config,
@@ -55,9 +56,10 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     blobs,
     manifests: new ManifestStore(driver, blobs),
     auth: createAuthenticator(config),
+    uploadGate: new UploadGate(config.quayside.limits.concurrentuploads),
     uploads: { driver, engine, pool, locks, blobs, buffers: new BatchBuffers(pipeline.batchSize, BUFFERS_KEPT), options: pipeline },
   };
-  const server = createHttpServer(createRouter(), services, log, config.http.tls);
+  const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;
   const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, purging, log) : () => undefined;
   const { host, port } = parseAddr(config.http.addr);

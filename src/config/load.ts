@@ -100,11 +100,24 @@ function authAt(tree: Tree): Config['auth'] {
   };
 }
 
-function countAt(tree: Tree, path: readonly string[], fallback: number): number {
+function countAt(tree: Tree, path: readonly string[], fallback: number, max = 256): number {
   const value = pick(tree, path);
   if (value === undefined || value === null) return fallback;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 256) return value;
-  throw new ConfigError(`${path.join('.')} must be a whole number from 0 to 256`);
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max) return value;
+  throw new ConfigError(`${path.join('.')} must be a whole number from 0 to ${max}`);
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** A byte count: a number, or "10GiB", "500MB"... */
+function sizeAt(tree: Tree, path: readonly string[], fallback: number): number {
+  const value = pick(tree, path);
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim()) : null;
+  const unit = SIZE_UNITS[(match?.[2] ?? '').toLowerCase()];
+  if (!match || unit === undefined) throw new ConfigError(`${path.join('.')} must be a size such as 10GiB or 500MB`);
+  return Math.round(Number(match[1]) * unit);
 }
 
 const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -164,7 +177,16 @@ export function buildConfig(tree: Tree, env: NodeJS.ProcessEnv = {}): Config {
       delete: { enabled: booleanAt(merged, ['storage', 'delete', 'enabled'], d.storage.delete.enabled) },
       maintenance: maintenanceAt(merged, d.storage.maintenance),
     },
-    quayside: { hashengine: hashEngineAt(merged, env, d.quayside.hashengine), workers: countAt(merged, ['quayside', 'workers'], d.quayside.workers) },
+    quayside: {
+      hashengine: hashEngineAt(merged, env, d.quayside.hashengine),
+      workers: countAt(merged, ['quayside', 'workers'], d.quayside.workers),
+      limits: {
+        uploadsize: sizeAt(merged, ['quayside', 'limits', 'uploadsize'], d.quayside.limits.uploadsize),
+        concurrentuploads: countAt(merged, ['quayside', 'limits', 'concurrentuploads'], d.quayside.limits.concurrentuploads, 1_000_000),
+        idletimeout: durationAt(merged, ['quayside', 'limits', 'idletimeout'], d.quayside.limits.idletimeout),
+        headertimeout: durationAt(merged, ['quayside', 'limits', 'headertimeout'], d.quayside.limits.headertimeout),
+      },
+    },
   };
   parseAddr(config.http.addr);
   return config;

@@ -36,6 +36,16 @@ export interface Config {
     readonly hashengine: 'auto' | 'native' | 'wasm';
     /** Chunk worker threads (persist + hash); 0 = one per core. */
     readonly workers: number;
+    readonly limits: {
+      /** Largest blob an upload may grow to, bytes; 0 = no limit. Beyond: 413. */
+      readonly uploadsize: number;
+      /** Requests writing upload bytes at once; 0 = no limit. Beyond: 429 TOOMANYREQUESTS. */
+      readonly concurrentuploads: number;
+      /** A connection silent this long is closed (ms), slow-client protection; 0 = never. */
+      readonly idletimeout: number;
+      /** All request headers must arrive within this (ms): slowloris protection. */
+      readonly headertimeout: number;
+    };
   };
 }
 
@@ -54,7 +64,7 @@ export const defaultConfig: Config = {
       readonly: { enabled: false },
     },
   },
-  quayside: { hashengine: 'auto', workers: 0 },
+  quayside: { hashengine: 'auto', workers: 0, limits: { uploadsize: 0, concurrentuploads: 256, idletimeout: 5 * 60_000, headertimeout: 30_000 } },
 };
 
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug', 'silent'];

@@ -30,6 +30,11 @@ export const errorTable = {
   BLOB_RANGE_INVALID: { code: 'BLOB_UNKNOWN', status: 416, ref: 'end-2 (RFC 9110 Range)', message: 'requested range not satisfiable' },
   // The spec puts a 4 MiB floor under manifest size and says larger MAY get 413 (spec "Pushing Manifests").
   MANIFEST_TOO_LARGE: { code: 'MANIFEST_INVALID', status: 413, ref: 'end-7 (413)', message: 'manifest exceeds the size limit' },
+  // quayside.limits.uploadsize: the blob would grow past the configured limit (RFC 9110 §15.5.14).
+  UPLOAD_TOO_LARGE: { code: 'BLOB_UPLOAD_INVALID', status: 413, ref: 'code-2 (413, quayside.limits.uploadsize)', message: 'upload exceeds the size limit' },
+  // Requests node's HTTP parser refuses before routing (RFC 9112 framing, RFC 6585 §5 431).
+  HTTP_REQUEST_INVALID: { code: 'UNSUPPORTED', status: 400, ref: 'code-13 (400, RFC 9112: malformed request)', message: 'malformed HTTP request' },
+  HEADERS_TOO_LARGE: { code: 'UNSUPPORTED', status: 431, ref: 'code-13 (431, RFC 6585)', message: 'request headers too large' },
   // A path that is no route at all: distribution answers a bare 404; we keep the JSON body.
   ROUTE_UNKNOWN: { code: 'UNSUPPORTED', status: 404, ref: 'distribution (404 page not found)', message: 'no such endpoint' },
   // distribution extras that clients already understand.

@@ -8,6 +8,8 @@ import { parseReference, requireDeleteEnabled, requireParam } from './references
 
 /** Manifests up to this size are accepted; the spec asks registries to take at least 4 MiB. */
 export const MANIFEST_LIMIT = 4 * 1024 * 1024;
+/** Each tag is two durable link writes: a bound keeps one PUT from taking seconds (found by fuzzing). */
+const MAX_TAGS_PER_PUT = 100;
 
 /** end-3 (GET/HEAD by tag or digest): the stored bytes, with their digest and media type. */
 export const getManifest: Handler = async ({ req, res, params, services }) => {
@@ -28,6 +30,7 @@ export const getManifest: Handler = async ({ req, res, params, services }) => {
 export const putManifest: Handler = async ({ req, res, params, query, services }) => {
   const reference = parseReference(requireParam(params.reference, 'reference'));
   const tags = query.getAll('tag');
+  if (tags.length > MAX_TAGS_PER_PUT) throw new RegistryError('TAG_INVALID', { reason: `at most ${MAX_TAGS_PER_PUT} ?tag= per PUT`, tags: tags.length });
   for (const tag of tags) {
     if (!isValidTag(tag)) throw new RegistryError('TAG_INVALID', { tag: tag.slice(0, 300) });
   }

@@ -64,8 +64,19 @@ function declaredLength(ctx: RequestContext): number | undefined {
   return value !== undefined && /^\d{1,16}$/.test(value) ? Number(value) : undefined;
 }
 
-function underLock<T>(ctx: RequestContext, ref: UploadRef, fn: () => Promise<T>): Promise<T> {
-  return ctx.services.uploads.locks.run(ref.id, fn);
+/**
+ * Runs `fn` holding the upload; a request carrying bytes also takes a place at the gate. An
+ * upload another request is writing to is refused at once with 416 (end-5: the client asks GET
+ * for the range and goes on from there) rather than queued behind a body that may never end.
+ */
+async function underLock<T>(ctx: RequestContext, ref: UploadRef, fn: () => Promise<T>): Promise<T> {
+  const leave = hasBody(ctx.req) ? ctx.services.uploadGate.enter() : () => undefined;
+  const busy = (): RegistryError => new RegistryError('RANGE_NOT_SATISFIABLE', { uuid: ref.id, reason: 'another request is writing to this upload' });
+  try {
+    return await ctx.services.uploads.locks.runExclusive(ref.id, busy, fn);
+  } finally {
+    leave();
+  }
 }
 
 /** end-4a (start), end-4b (monolithic, ?digest=), end-11 (cross-repository mount, ?mount=&from=). */
@@ -145,13 +156,13 @@ export const getUploadStatus: Handler = async (ctx) => {
   sendUploadAccepted(ctx, 204, status, status.offset);
 };
 
-/** Cancels an upload; afterwards it is BLOB_UPLOAD_UNKNOWN (code-3). */
+/**
+ * Cancels an upload; afterwards it is BLOB_UPLOAD_UNKNOWN (code-3). It does not wait for a
+ * request still writing: that one fails when its next batch finds the upload gone.
+ */
 export const deleteUpload: Handler = async (ctx) => {
   const ref = { repo: ctx.params.name, id: requireParam(ctx.params.uuid, 'uuid') };
   await loadUpload(ctx.services.driver, ref.repo, ref.id);
-  await underLock(ctx, ref, async () => {
-    await loadUpload(ctx.services.driver, ref.repo, ref.id);
-    await cancelUpload(ctx.services.driver, ref);
-  });
+  await cancelUpload(ctx.services.driver, ref);
   sendEmpty(ctx.res, 204);
 };

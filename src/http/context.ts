@@ -6,6 +6,7 @@ import type { StorageDriver } from '../storage/driver.ts';
 import type { ManifestStore } from '../storage/manifest-store.ts';
 import type { CommitDeps } from '../uploads/commit.ts';
 import type { Authenticator } from '../auth/authenticator.ts';
+import type { UploadGate } from '../uploads/upload-gate.ts';
 import type { Grants } from '../auth/access.ts';
 
 /** What handlers may use: the stores and the upload pipeline, never the fs directly. */
@@ -15,6 +16,7 @@ export interface Services {
   readonly blobs: BlobStore;
   readonly manifests: ManifestStore;
   readonly uploads: CommitDeps;
+  readonly uploadGate: UploadGate;
   /** Set when `auth` is configured. */
   readonly auth: Authenticator | undefined;
 }

@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { accessFor, ALLOW_ALL } from '../auth/access.ts';
@@ -21,30 +22,44 @@ export interface TlsFiles {
   readonly clientcas: readonly string[];
 }
 
-export function createHttpServer(router: Router, services: Services, log: Logger, tls?: TlsFiles): Server {
+export interface Timeouts {
+  /** ms for all request headers to arrive (slowloris). */
+  readonly headertimeout: number;
+  /** ms of silence after which a connection is closed; 0 = never. */
+  readonly idletimeout: number;
+}
+
+export function createHttpServer(router: Router, services: Services, log: Logger, tls?: TlsFiles, timeouts: Timeouts = { headertimeout: 30_000, idletimeout: 300_000 }): Server {
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     void handle(req, res, router, services, log);
   };
   // http.tls: HTTPS; with clientcas, a client must present a certificate signed by one of them.
+  // Node checks header deadlines on this interval (default 30 s): keep it within the deadline.
+  const checking = { connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(timeouts.headertimeout / 2))) };
   const server: Server = tls
     ? createHttpsServer(
         {
+          ...checking,
           cert: readFileSync(tls.certificate),
           key: readFileSync(tls.key),
           ...(tls.clientcas.length > 0 ? { ca: tls.clientcas.map((f) => readFileSync(f)), requestCert: true, rejectUnauthorized: true } : {}),
         },
         onRequest,
       )
-    : createServer(onRequest);
-  // A multi-GB layer can take minutes; slow-client limits come from headersTimeout instead.
+    : createServer(checking, onRequest);
+  // A multi-GB layer can take minutes, so no limit on a whole request; slow clients are cut off
+  // by the header deadline and by the idle timeout (no byte for that long: the socket closes).
   server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = timeouts.headertimeout;
+  server.timeout = timeouts.idletimeout;
+  server.keepAliveTimeout = Math.min(65_000, timeouts.idletimeout || 65_000);
+  server.on('clientError', answerClientError);
   return server;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, router: Router, services: Services, rootLog: Logger): Promise<void> {
   const started = process.hrtime.bigint();
+  inFlight.set(req.socket, res);
   const log = rootLog.child({ req: randomUUID().slice(0, 8) });
   res.setHeader(HEADER.apiVersion, API_VERSION);
   res.setHeader(HEADER.contentTypeOptions, 'nosniff');
@@ -63,12 +78,50 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     }
     await route.handler({ req, res, params, query, services, log, grants });
   } catch (err) {
+    if (clientWentAway(req, err)) {
+      // Nothing to answer and nothing wrong here: what arrived was kept (uploads) or dropped.
+      log.info({ method: req.method, url: rawUrl, route: routeId, status: 'client-closed' }, 'request');
+      res.destroy();
+      return;
+    }
     const error = toRegistryError(err);
     if (error.status >= 500) log.error({ err, method: req.method, url: rawUrl }, 'request failed');
     if (!res.headersSent) sendError(req, res, error);
     else res.destroy();
-  } finally {
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    log.info({ method: req.method, url: rawUrl, route: routeId, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
   }
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  log.info({ method: req.method, url: rawUrl, route: routeId, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
 }
+
+/** The client closed the connection mid-request (req 'aborted', a reset, a premature close). */
+function clientWentAway(req: IncomingMessage, err: unknown): boolean {
+  if (err instanceof RegistryError) return false; // ours to answer, if the socket still lets us
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error | null)?.message === 'aborted' || req.socket.destroyed;
+}
+
+/**
+ * Requests node's parser refuses before we see them (a bad Content-Length, junk after a body,
+ * headers over 16 KiB) still get an OCI error body and the API version header, not node's bare
+ * `400 Bad Request`.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // As node's own handler: no reply on a socket already ended, or into a response already started.
+  if (!socket.writable || inFlight.get(socket)?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const detail = { reason: err.code ?? 'parse error' };
+  const error = err.code === 'HPE_HEADER_OVERFLOW' ? new RegistryError('HEADERS_TOO_LARGE', detail) : new RegistryError('HTTP_REQUEST_INVALID', detail);
+  const body = JSON.stringify(error.body());
+  const status = `${error.status} ${STATUS_CODES[error.status] ?? ''}`;
+  socket.end(
+    `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json\r\n${API_VERSION_HEADER}: ${API_VERSION}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
+
+/** The response being written on each socket (see answerClientError). */
+const inFlight = new WeakMap<Duplex, ServerResponse>();
+

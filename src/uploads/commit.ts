@@ -3,6 +3,7 @@ import { RegistryError } from '../errors/registry-error.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { paths } from '../storage/paths.ts';
 import { readCheckpointAt } from './checkpoints.ts';
+import { digestOfInterrupted } from './interrupted-commit.ts';
 import type { PipelineDeps } from './pipeline.ts';
 import { cancelUpload, loadUpload, type UploadRef } from './session.ts';
 
@@ -18,8 +19,9 @@ export interface CommitDeps extends PipelineDeps {
  */
 export async function commitUpload(deps: CommitDeps, ref: UploadRef, expected: Digest): Promise<{ size: number }> {
   // Under the lock: a PUT that waited behind another may find the upload already committed.
-  const { offset } = await loadUpload(deps.driver, ref.repo, ref.id);
+  const { offset, committing } = await loadUpload(deps.driver, ref.repo, ref.id);
   const dataPath = paths.uploadData(ref.repo, ref.id);
+  if (committing) return finishInterruptedCommit(deps, ref, expected, offset);
   if (offset === 0) await deps.driver.writeAt(dataPath, 0, new Uint8Array(0)); // an empty blob: no PATCH ever came
 
   const actualHex = await finalHex(deps, ref, expected.algorithm, offset);
@@ -29,6 +31,20 @@ export async function commitUpload(deps: CommitDeps, ref: UploadRef, expected: D
   // Our PATCHes end synced; an upload another registry wrote may not be. Cheap when clean.
   await deps.driver.sync(dataPath);
   await deps.blobs.adopt(expected, dataPath);
+  await deps.blobs.link(ref.repo, expected);
+  await cancelUpload(deps.driver, ref);
+  return { size: offset };
+}
+
+/**
+ * The process died between moving the data into the blob store and dropping the upload
+ * (interrupted-commit.ts). If the checkpoint's digest is the one asked for and the blob is in
+ * place, the commit only lacks its last steps.
+ */
+async function finishInterruptedCommit(deps: CommitDeps, ref: UploadRef, expected: Digest, offset: number): Promise<{ size: number }> {
+  const actual = (await digestOfInterrupted(deps.driver, deps.engine, ref, offset))?.value;
+  if (actual !== expected.value) throw new RegistryError('DIGEST_INVALID', { expected: expected.value, actual: actual ?? null, reason: 'the upload was committed as another digest' });
+  if ((await deps.blobs.statGlobal(expected)) !== offset) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: ref.id, reason: 'an interrupted commit lost its data' });
   await deps.blobs.link(ref.repo, expected);
   await cancelUpload(deps.driver, ref);
   return { size: offset };

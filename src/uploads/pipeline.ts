@@ -6,11 +6,14 @@ import type { ChunkPool } from '../workers/pool.ts';
 import type { AppendChunkResult } from '../workers/tasks.ts';
 import type { BatchBuffers } from './batch-buffers.ts';
 import { loadUpload, type UploadRef } from './session.ts';
+import { restoreInterruptedData } from './interrupted-commit.ts';
 import type { UploadLocks } from './upload-lock.ts';
 
 export interface PipelineOptions {
   /** Bytes per worker task. One batch fills while one is written: memory per upload is 2×. */
   readonly batchSize: number;
+  /** Largest size an upload may reach; 0 = no limit (quayside.limits.uploadsize). */
+  readonly maxUploadSize?: number;
   /** A long PATCH (docker streams a whole layer in one) is made durable every this many bytes. */
   readonly checkpointEvery: number;
 }
@@ -50,10 +53,15 @@ export async function appendBody(
   declaredLength?: number,
 ): Promise<number> {
   const status = await loadUpload(deps.driver, ref.repo, ref.id);
+  if (status.committing) await restoreInterruptedData(deps.driver, deps.engine, ref, status.offset);
   if (expectedStart !== undefined && expectedStart !== status.offset) {
     throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: status.offset, receivedStart: expectedStart });
   }
   const end = declaredLength === undefined ? undefined : status.offset + declaredLength;
+  const limit = deps.options.maxUploadSize ?? 0;
+  // A declared body that cannot fit is refused before a byte is read; the connection closes so
+  // the client does not stream the rest of it into a void.
+  if (limit > 0 && end !== undefined && end > limit) throw tooLarge(limit, end);
   const batches = new BatchSender(deps, ref, status.offset, end);
   const reader = new BatchReader(body, (offset) => deps.buffers.acquire(offset), status.offset);
   try {
@@ -62,10 +70,15 @@ export async function appendBody(
     if (!batches.lastPersisted) await batches.send(EMPTY, true);
     await batches.settle();
   } catch (err) {
-    await batches.keep(reader.takeRemainder());
+    const overLimit = err instanceof RegistryError && err.errorName === 'UPLOAD_TOO_LARGE';
+    await batches.keep(overLimit ? undefined : reader.takeRemainder());
     throw err;
   }
   return batches.offset;
+}
+
+function tooLarge(limit: number, size: number): RegistryError {
+  return new RegistryError('UPLOAD_TOO_LARGE', { limit, size }, { headers: { connection: 'close' } });
 }
 
 /** Keeps one append task in flight per upload, threading offset and checkpoint through them. */
@@ -87,6 +100,11 @@ class BatchSender {
 
   async send(bytes: Uint8Array, forcePersist = false): Promise<void> {
     await this.settle();
+    const limit = this.deps.options.maxUploadSize ?? 0;
+    if (limit > 0 && this.offset + bytes.length > limit) {
+      this.deps.buffers.release(bytes);
+      throw tooLarge(limit, this.offset + bytes.length);
+    }
     this.sinceDurable += bytes.length;
     const completesBody = this.end !== undefined && this.offset + bytes.length >= this.end;
     const persist = forcePersist || completesBody || this.sinceDurable >= this.deps.options.checkpointEvery;
@@ -102,6 +120,7 @@ class BatchSender {
     this.inflight = undefined;
     try {
       const result = await inflight.task;
+      if (!result.ok && result.reason === 'upload-gone') throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: this.ref.id, reason: 'cancelled while writing' });
       // The data file is not where we left it: another request or replica changed this upload.
       if (!result.ok) throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: result.size, receivedStart: this.offset });
       this.offset = result.offset;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/registry-error.ts';
 import { paths } from '../storage/paths.ts';
 import type { StorageDriver } from '../storage/driver.ts';
+import { listCheckpointOffsets } from './checkpoints.ts';
 
 /**
  * An upload session lives in storage only (`_uploads/<id>/`), so any worker, a restarted
@@ -16,6 +17,12 @@ export interface UploadStatus extends UploadRef {
   /** Bytes received: the size of the data file (distribution's fileWriter.Size()). */
   readonly offset: number;
   readonly startedAt: Date;
+  /**
+   * The data file is gone while the upload is not: a commit moved it into the blob store and the
+   * process died before it removed the upload. `offset` is then the last checkpoint's, and a
+   * retried PUT finishes the commit (uploads/commit.ts).
+   */
+  readonly committing: boolean;
 }
 
 /** Upload ids we hand out are UUIDs; we accept distribution's too. Anything else is unknown. */
@@ -33,9 +40,17 @@ export async function loadUpload(driver: StorageDriver, repo: string, id: string
   if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id.slice(0, 200) });
   const [started, data] = await Promise.all([driver.stat(paths.uploadStartedAt(repo, id)), driver.stat(paths.uploadData(repo, id))]);
   if (!started) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id });
-  return { repo, id, offset: data?.size ?? 0, startedAt: started.modifiedAt };
+  if (data) return { repo, id, offset: data.size, startedAt: started.modifiedAt, committing: false };
+  const checkpointed = (await listCheckpointOffsets(driver, repo, id)).at(-1) ?? 0;
+  return { repo, id, offset: checkpointed, startedAt: started.modifiedAt, committing: checkpointed > 0 };
 }
 
+/**
+ * Removes an upload. `startedat` goes first: it is what makes an upload exist, so a process killed
+ * halfway through leaves an unknown upload, never one that looks new and empty (found by the kill
+ * test: a retried PUT then hashed an empty file).
+ */
 export async function cancelUpload(driver: StorageDriver, ref: UploadRef): Promise<void> {
+  await driver.delete(paths.uploadStartedAt(ref.repo, ref.id));
   await driver.delete(paths.uploadDir(ref.repo, ref.id));
 }

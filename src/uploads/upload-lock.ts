@@ -23,6 +23,16 @@ export class UploadLocks {
     return result;
   }
 
+  /**
+   * Runs `fn` only if nothing else runs on this upload; otherwise throws `busy()` at once. A
+   * request whose body stalls would otherwise hold every later request on the upload behind it
+   * for as long as its socket lives (found by the fuzz tests).
+   */
+  runExclusive<T>(id: string, busy: () => Error, fn: () => Promise<T>): Promise<T> {
+    if (this.tails.has(id)) return Promise.reject(busy());
+    return this.run(id, fn);
+  }
+
   /** Resolves when the upload's queued operations are done, or after `maxWaitMs`, whichever is first. */
   async settled(id: string, maxWaitMs: number): Promise<void> {
     const tail = this.tails.get(id);

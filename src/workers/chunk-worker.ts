@@ -3,7 +3,8 @@ import { workerData } from 'piscina';
 import { engineByName } from '../digest/select-engine.ts';
 import { createDriver } from '../storage/factory.ts';
 import { paths } from '../storage/paths.ts';
-import { OffsetMismatchError, type StorageDriver } from '../storage/driver.ts';
+import { OffsetMismatchError, PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
+import { isNotFound } from '../errors/to-registry-error.ts';
 import { writeCheckpoint } from '../uploads/checkpoints.ts';
 import { hashStored, restoreHasher } from '../uploads/restore-hash.ts';
 import type { AppendChunkResult, AppendChunkTask, HashUploadResult, HashUploadTask, WorkerConfig } from './tasks.ts';
@@ -18,6 +19,15 @@ const driver: StorageDriver = createDriver(config.driver);
 const engine = await engineByName(config.engine);
 
 export async function appendChunk(task: AppendChunkTask): Promise<AppendChunkResult> {
+  try {
+    return await append(task);
+  } catch (err) {
+    if (err instanceof PathNotFoundError || isNotFound(err)) return { ok: false, reason: 'upload-gone' };
+    throw err;
+  }
+}
+
+async function append(task: AppendChunkTask): Promise<AppendChunkResult> {
   const dataPath = paths.uploadData(task.repo, task.id);
   if (task.checkpoint === null && task.offset > 0) {
     // The first batch of a request restores its hash from storage: check the size before reading.

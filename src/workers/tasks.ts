@@ -19,7 +19,9 @@ export interface AppendChunkTask {
 
 export type AppendChunkResult =
   | { readonly ok: true; readonly offset: number; readonly checkpoint: Uint8Array }
-  | { readonly ok: false; readonly reason: 'offset-mismatch'; readonly size: number };
+  | { readonly ok: false; readonly reason: 'offset-mismatch'; readonly size: number }
+  /** The upload was cancelled (DELETE, purge) while this task ran. */
+  | { readonly ok: false; readonly reason: 'upload-gone' };
 
 export interface HashUploadTask {
   readonly repo: string;

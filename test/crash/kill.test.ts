@@ -29,18 +29,7 @@ const FALLBACK_MS = 1500;
  * Invariant failures reported and not yet fixed in src/, excluded by check name (and detail).
  * Every entry names the repro (seed and step) and the suspected cause. Keep this list empty.
  */
-export const KNOWN_ISSUES: readonly { readonly check: string; readonly detail?: RegExp; readonly note: string }[] = [
-  {
-    check: 'half-committed-upload',
-    note:
-      'A kill inside commitUpload (src/uploads/commit.ts) after blobs.adopt() renamed the data into blobs/ and before ' +
-      'cancelUpload() has removed startedat leaves _uploads/<id>/ without data. loadUpload (session.ts) reads the ' +
-      'missing file as size 0, so GET says 0-0 although 202s acknowledged N bytes, and a retried PUT ?digest= hashes an ' +
-      'empty file: 400 DIGEST_INVALID (actual sha256:e3b0c442...), while the blob sits in blobs/ unlinked. Re-sending ' +
-      'everything from 0 does give 201, and that is still checked. Seen within the first 15 kill points of ' +
-      'QUAYSIDE_KILL_SEED=2 (step 5) and 1626711018 (step 3); timing-dependent, frequent.',
-  },
-];
+export const KNOWN_ISSUES: readonly { readonly check: string; readonly detail?: RegExp; readonly note: string }[] = [];
 
 interface KillPlan {
   readonly target: OpKind | 'any';

@@ -36,7 +36,7 @@ const SPEC_CODES = [
  * here. BLOB_UPLOAD_INVALID's wire code already goes out with the 416 of RANGE_NOT_SATISFIABLE
  * (end-5); its own 400 row waits for the upload limits.
  */
-const RESERVED: readonly ErrorName[] = ['DENIED', 'TOOMANYREQUESTS', 'SIZE_INVALID', 'BLOB_UPLOAD_INVALID'];
+const RESERVED: readonly ErrorName[] = ['DENIED', 'SIZE_INVALID', 'BLOB_UPLOAD_INVALID'];
 
 /** Wire codes no HTTP request can provoke: internal faults only (bad input never gets a 5xx). */
 const NOT_PROVOKABLE = ['UNKNOWN'];

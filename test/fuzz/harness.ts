@@ -42,33 +42,10 @@ if (!(RUN_FACTOR > 0)) throw new Error(`QUAYSIDE_FUZZ_RUNS must be a positive nu
  * summary line, so the suite stays green without hiding anything else. Remove an entry with its fix.
  */
 export const KNOWN_ISSUES = {
-  /**
-   * `PATCH <upload>` with `Content-Length: 100`, 3 body bytes, connection held open: the body
-   * read waits as long as the socket lives (http/server.ts: requestTimeout = 0, and no socket
-   * timeout either when this was found), and patchUpload holds the upload's lock
-   * (uploads/upload-lock.ts) across it. Every later PATCH, PUT or DELETE of that upload, from
-   * any client, waits with it; GET answers a stale range after its 1 s wait. Expected: they
-   * get an answer within seconds (the stalled read times out, or a busy upload is refused).
-   * QUAYSIDE_FUZZ_KNOWN_ISSUES=run checks a follow-up PATCH answers within REQUEST_TIMEOUT_MS.
-   */
-  STALLED_BODY_HOLDS_UPLOAD_LOCK: 'STALLED_BODY_HOLDS_UPLOAD_LOCK',
-  /**
-   * A request node's parser refuses (body shorter than Content-Length then EOF, bytes after the
-   * body that are no request, a bad Content-Length, Content-Length with Transfer-Encoding, a
-   * request line or headers over 16 KiB) gets node's default clientError answer,
-   * `HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n` (or 431): no
-   * Docker-Distribution-API-Version, no OCI error body. http/server.ts installs no 'clientError'
-   * handler. Not a 5xx; such a reply is tallied, not failed.
-   */
-  NODE_CLIENT_ERROR_BARE_REPLY: 'NODE_CLIENT_ERROR_BARE_REPLY',
-  /**
-   * A client that goes away mid-request (EOF inside the body, or node dropping the connection
-   * over junk after it): req emits `aborted` (ECONNRESET), the handler's read throws it, and
-   * http/server.ts hands it to toRegistryError, which makes it UNKNOWN/500: logged at error level
-   * as "request failed" with a stack, and the access line says status 500. Nothing reaches the
-   * wire (the socket is gone). Expected: a client abort is logged as such, with no 5xx.
-   */
-  CLIENT_ABORT_LOGGED_AS_500: 'CLIENT_ABORT_LOGGED_AS_500',
+  // Fixed and removed: STALLED_BODY_HOLDS_UPLOAD_LOCK (a busy upload now answers 416 at once),
+  // NODE_CLIENT_ERROR_BARE_REPLY (a clientError handler answers with an OCI body), and
+  // CLIENT_ABORT_LOGGED_AS_500 (a client that goes away is logged as such). Keep this empty.
+  NONE: 'NONE',
 } as const;
 export type KnownIssue = keyof typeof KNOWN_ISSUES;
 
@@ -129,13 +106,10 @@ export class Tally {
   constructor(private readonly file: string) {}
 
   /**
-   * Fails on anything the server logged as a fault since the last call. A client abort is the
-   * one known kind (KNOWN_ISSUES.CLIENT_ABORT_LOGGED_AS_500), tallied instead.
+   * Fails on anything the server logged as a fault since the last call.
    */
   checkServerLog(context: string): void {
     for (const fault of this.serverLog.take()) {
-      const isAbort = fault.error?.message === 'aborted' && fault.error.code === 'ECONNRESET';
-      if (excludedAsKnown(this, 'CLIENT_ABORT_LOGGED_AS_500', isAbort)) continue;
       this.serverFiveHundreds++;
       assert.fail(`the server logged a fault (${context}): ${fault.method ?? '?'} ${fault.url?.slice(0, 300) ?? '?'} → ${fault.status ?? '?'}\n${fault.error?.stack ?? JSON.stringify(fault.error)}`);
     }

@@ -232,7 +232,9 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async delete(path: string): Promise<void> {
-    await fs.rm(this.full(path), { recursive: true, force: true });
+    // Retries cover a writer adding a file while the tree goes (ENOTEMPTY): a DELETE of an
+    // upload does not wait for a PATCH still writing to it.
+    await fs.rm(this.full(path), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
 }
 
