@@ -41,9 +41,8 @@ function parseSize(text: string): number {
 /** A random pool; blob i's piece k is the pool's slice stamped with (i, k) in its first 16 bytes. */
 const POOL = randomBytes(64 * MiB);
 
-function* pieces(blob: number, size: number): Generator<Buffer> {
-  const count = Math.ceil(size / PIECE);
-  for (let k = 0; k < count; k++) {
+function* pieces(blob: number, size: number, first = 0, end = Math.ceil(size / PIECE)): Generator<Buffer> {
+  for (let k = first; k < end; k++) {
     const length = Math.min(PIECE, size - k * PIECE);
     const start = (k * PIECE) % (POOL.length - PIECE);
     const piece = Buffer.allocUnsafe(length);
@@ -103,14 +102,9 @@ function expect(reply: Reply, status: number, what: string): void {
   if (reply.status !== status) throw new Error(`${what}: expected ${status}, got ${reply.status}`);
 }
 
-function* sliceOf(blob: number, size: number, from: number, to: number): Generator<Buffer> {
-  // `from` and `to` are multiples of PIECE (chunk sizes are whole MiB).
-  let at = 0;
-  for (const piece of pieces(blob, size)) {
-    if (at >= to) return;
-    if (at >= from) yield piece;
-    at += piece.length;
-  }
+/** The pieces of bytes [from, to): both multiples of PIECE (chunk sizes are whole MiB), or `to` the end. */
+function sliceOf(blob: number, size: number, from: number, to: number): Generator<Buffer> {
+  return pieces(blob, size, from / PIECE, Math.ceil(to / PIECE));
 }
 
 /** One upload in the given mode; returns seconds taken. Throws unless verified. */
