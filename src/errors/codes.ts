@@ -40,6 +40,9 @@ export const errorTable = {
   // distribution extras that clients already understand.
   TAG_INVALID: { code: 'TAG_INVALID', status: 400, ref: 'distribution', message: 'manifest tag did not match URI' },
   PAGINATION_NUMBER_INVALID: { code: 'PAGINATION_NUMBER_INVALID', status: 400, ref: 'distribution', message: 'invalid number of results requested' },
+  // The disk (or quota) is full: not the client's fault, so a 5xx, but a named one that says what
+  // to fix; nothing already stored is touched (RFC 4918 §11.5).
+  STORAGE_FULL: { code: 'UNKNOWN', status: 507, ref: 'distribution (UNKNOWN) with RFC 4918 507', message: 'storage is full' },
   // Internal faults only: bad input never lands here.
   UNKNOWN: { code: 'UNKNOWN', status: 500, ref: 'distribution', message: 'unknown error' },
 } as const satisfies Record<string, { code: string; status: number; ref: string; message: string }>;

@@ -7,7 +7,14 @@ import { RegistryError } from './registry-error.ts';
  */
 export function toRegistryError(err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
+  if (isStorageFull(err)) return new RegistryError('STORAGE_FULL', { reason: (err as Error).message }, { cause: err });
   return new RegistryError('UNKNOWN', null, { cause: err });
+}
+
+/** ENOSPC or EDQUOT: the write did not fit. */
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 /** True for the fs error codes that mean "there is nothing at that path". */

@@ -120,6 +120,7 @@ class BatchSender {
     this.inflight = undefined;
     try {
       const result = await inflight.task;
+      if (!result.ok && result.reason === 'storage-full') throw new RegistryError('STORAGE_FULL', { reason: result.message });
       if (!result.ok && result.reason === 'upload-gone') throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: this.ref.id, reason: 'cancelled while writing' });
       // The data file is not where we left it: another request or replica changed this upload.
       if (!result.ok) throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: result.size, receivedStart: this.offset });

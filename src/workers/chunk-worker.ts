@@ -4,7 +4,7 @@ import { engineByName } from '../digest/select-engine.ts';
 import { createDriver } from '../storage/factory.ts';
 import { paths } from '../storage/paths.ts';
 import { OffsetMismatchError, PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
-import { isNotFound } from '../errors/to-registry-error.ts';
+import { isNotFound, isStorageFull } from '../errors/to-registry-error.ts';
 import { writeCheckpoint } from '../uploads/checkpoints.ts';
 import { hashStored, restoreHasher } from '../uploads/restore-hash.ts';
 import type { AppendChunkResult, AppendChunkTask, HashUploadResult, HashUploadTask, WorkerConfig } from './tasks.ts';
@@ -23,6 +23,7 @@ export async function appendChunk(task: AppendChunkTask): Promise<AppendChunkRes
     return await append(task);
   } catch (err) {
     if (err instanceof PathNotFoundError || isNotFound(err)) return { ok: false, reason: 'upload-gone' };
+    if (isStorageFull(err)) return { ok: false, reason: 'storage-full', message: (err as Error).message };
     throw err;
   }
 }

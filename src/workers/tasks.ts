@@ -21,7 +21,9 @@ export type AppendChunkResult =
   | { readonly ok: true; readonly offset: number; readonly checkpoint: Uint8Array }
   | { readonly ok: false; readonly reason: 'offset-mismatch'; readonly size: number }
   /** The upload was cancelled (DELETE, purge) while this task ran. */
-  | { readonly ok: false; readonly reason: 'upload-gone' };
+  | { readonly ok: false; readonly reason: 'upload-gone' }
+  /** The disk is full (ENOSPC/EDQUOT): an Error's code would not survive the thread boundary. */
+  | { readonly ok: false; readonly reason: 'storage-full'; readonly message: string };
 
 export interface HashUploadTask {
   readonly repo: string;
