@@ -31,7 +31,13 @@ export interface Timeouts {
 
 export function createHttpServer(router: Router, services: Services, log: Logger, tls?: TlsFiles, timeouts: Timeouts = { headertimeout: 30_000, idletimeout: 300_000 }): Server {
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    void handle(req, res, router, services, log);
+    handle(req, res, router, services, log).catch((err: unknown) => {
+      // handle() answers every error itself; this is the backstop for a bug in that answering.
+      // An unhandled rejection would end the process and every upload in flight with it.
+      log.error({ err, method: req.method, url: req.url }, 'request handling failed');
+      if (!res.headersSent) res.setHeader('connection', 'close');
+      res.destroy();
+    });
   };
   // http.tls: HTTPS; with clientcas, a client must present a certificate signed by one of them.
   // Node checks header deadlines on this interval (default 30 s): keep it within the deadline.
@@ -78,7 +84,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     }
     await route.handler({ req, res, params, query, services, log, grants });
   } catch (err) {
-    if (clientWentAway(req, err)) {
+    if (clientWentAway(req, res, err)) {
       // Nothing to answer and nothing wrong here: what arrived was kept (uploads) or dropped.
       log.info({ method: req.method, url: rawUrl, route: routeId, status: 'client-closed' }, 'request');
       res.destroy();
@@ -86,7 +92,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     }
     const error = toRegistryError(err);
     if (error.status >= 500) log.error({ err, method: req.method, url: rawUrl }, 'request failed');
-    if (!res.headersSent) sendError(req, res, error);
+    if (!res.headersSent) {
+      // The handler stopped reading the body midway (an upload that failed mid-stream: node's
+      // stream destroyer detached the request from its socket). Nothing will read the rest, so
+      // this connection cannot carry another request: say so, and node closes it after the
+      // answer. Kept alive, a client still writing its body stalls until the idle timeout.
+      if (req.destroyed && !req.complete) res.setHeader('connection', 'close');
+      sendError(req, res, error);
+    }
     else res.destroy();
   }
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -94,10 +107,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
 }
 
 /** The client closed the connection mid-request (req 'aborted', a reset, a premature close). */
-function clientWentAway(req: IncomingMessage, err: unknown): boolean {
+function clientWentAway(req: IncomingMessage, res: ServerResponse, err: unknown): boolean {
   if (err instanceof RegistryError) return false; // ours to answer, if the socket still lets us
   const code = (err as NodeJS.ErrnoException | null)?.code;
-  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error | null)?.message === 'aborted' || req.socket.destroyed;
+  // req.socket is null once a handler abandoned the body midway (node's stream destroyer detaches
+  // it); the response keeps its own reference to the connection until it is sent.
+  const socket = req.socket ?? res.socket;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error | null)?.message === 'aborted' || socket?.destroyed === true;
 }
 
 /**

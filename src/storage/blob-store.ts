@@ -29,9 +29,10 @@ export class BlobStore {
     const key = `${repo}@${digest.value}`;
     const cached = this.linked.get(key);
     if (cached !== undefined) return cached;
+    const token = this.linked.readToken();
     const [link, data] = await Promise.all([this.driver.stat(paths.layerLink(repo, digest)), this.driver.stat(paths.blobData(digest))]);
     if (!link || !data || data.isDirectory) return undefined;
-    this.linked.set(key, data.size);
+    this.linked.fill(key, data.size, token);
     return data.size;
   }
 

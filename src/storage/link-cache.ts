@@ -13,6 +13,23 @@ export class LinkCache<V> {
     private readonly maxEntries: number,
   ) {}
 
+  /** Bumped by every write through this process (set, delete). */
+  private writes = 0;
+
+  /**
+   * Taken before a read of storage, and given back to `fill` with what was read. A read that
+   * raced a write may have read the link before the write changed it: its value is not cached
+   * (found by concurrent pushes of one tag: a stale read filled in after the push's own update).
+   */
+  readToken(): number {
+    return this.writes;
+  }
+
+  /** Caches what a read found, unless a write went through since its `readToken()`. */
+  fill(key: string, value: V, token: number): void {
+    if (token === this.writes) this.put(key, value);
+  }
+
   get(key: string): V | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
@@ -23,13 +40,20 @@ export class LinkCache<V> {
     return entry.value;
   }
 
+  /** A write through this process: what it wrote is what this process reads from now on. */
   set(key: string, value: V): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(key, { value, expires: performance.now() + this.ttlMs });
+    this.writes++;
+    this.put(key, value);
   }
 
   delete(key: string): void {
+    this.writes++;
     this.entries.delete(key);
+  }
+
+  private put(key: string, value: V): void {
+    this.entries.delete(key);
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, { value, expires: performance.now() + this.ttlMs });
   }
 }

@@ -6,6 +6,7 @@ import { parseManifest, type ParsedManifest } from '../manifests/validate.ts';
 import type { BlobStore } from './blob-store.ts';
 import { PathNotFoundError, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
+import { KeyedQueue } from './keyed-queue.ts';
 import { LinkCache } from './link-cache.ts';
 import { repositoryExists } from './repositories.ts';
 
@@ -39,6 +40,13 @@ export class ManifestStore {
   private readonly tags = new LinkCache<Digest | null>(LINK_TTL_MS, 100_000);
   private readonly revisions = new LinkCache<boolean>(LINK_TTL_MS, 100_000);
   private readonly tagLists = new LinkCache<readonly string[]>(LINK_TTL_MS, 10_000);
+  /**
+   * Link changes per tag (`repo:tag`) and per revision (`repo@digest`) run one at a time, each
+   * with its cache update: concurrent pushes of one tag leave the cache naming the link that
+   * storage kept, and a push racing a DELETE of the same tag cannot write into a directory the
+   * DELETE is removing (both found by test/api/concurrency.test.ts).
+   */
+  private readonly linkChanges = new KeyedQueue();
 
   constructor(
     private readonly driver: StorageDriver,
@@ -60,13 +68,14 @@ export class ManifestStore {
     const key = `${repo}:${tag}`;
     const cached = this.tags.get(key);
     if (cached !== undefined) return cached ?? undefined;
+    const token = this.tags.readToken();
     let digest: Digest | undefined;
     try {
       digest = tryParseDigest((await this.driver.getContent(paths.tagCurrentLink(repo, tag))).toString('utf8').trim());
     } catch (err) {
       if (!(err instanceof PathNotFoundError)) throw err;
     }
-    this.tags.set(key, digest ?? null);
+    this.tags.fill(key, digest ?? null, token);
     return digest;
   }
 
@@ -75,8 +84,9 @@ export class ManifestStore {
     const key = `${repo}@${digest.value}`;
     const cached = this.revisions.get(key);
     if (cached !== undefined) return cached;
+    const token = this.revisions.readToken();
     const exists = (await this.driver.stat(paths.revisionLink(repo, digest))) !== undefined;
-    this.revisions.set(key, exists);
+    this.revisions.fill(key, exists, token);
     return exists;
   }
 
@@ -104,8 +114,11 @@ export class ManifestStore {
     const stored = typeof reference === 'string' || reference.algorithm === 'sha256' ? digest : reference;
 
     await this.blobs.put(stored, bytes);
-    await this.driver.putContent(paths.revisionLink(repo, stored), stored.value);
-    this.revisions.set(`${repo}@${stored.value}`, true);
+    const revision = `${repo}@${stored.value}`;
+    await this.linkChanges.run(revision, async () => {
+      await this.driver.putContent(paths.revisionLink(repo, stored), stored.value);
+      this.revisions.set(revision, true);
+    });
     if (parsed.subject) await this.driver.putContent(paths.referrerLink(repo, parsed.subject.digest, stored), stored.value);
     for (const tag of typeof reference === 'string' ? [reference, ...tags] : tags) await this.tag(repo, tag, stored);
     return { digest: stored, parsed };
@@ -139,31 +152,48 @@ export class ManifestStore {
   }
 
   private async tag(repo: string, tag: Tag, digest: Digest): Promise<void> {
-    await this.driver.putContent(paths.tagIndexLink(repo, tag, digest), digest.value);
-    await this.driver.putContent(paths.tagCurrentLink(repo, tag), digest.value);
-    this.tags.set(`${repo}:${tag}`, digest);
-    this.tagLists.delete(repo);
+    const key = `${repo}:${tag}`;
+    await this.linkChanges.run(key, async () => {
+      await this.driver.putContent(paths.tagIndexLink(repo, tag, digest), digest.value);
+      await this.driver.putContent(paths.tagCurrentLink(repo, tag), digest.value);
+      this.tags.set(key, digest);
+      this.tagLists.delete(repo);
+    });
   }
 
   /** Deletes a tag only (OCI 1.1 end-9 with a tag). */
   async deleteTag(repo: string, tag: Tag): Promise<void> {
-    if (!(await this.resolveTag(repo, tag))) throw new RegistryError('MANIFEST_UNKNOWN', { name: repo, reference: tag });
-    await this.driver.delete(paths.tagDir(repo, tag));
-    this.tags.delete(`${repo}:${tag}`);
-    this.tagLists.delete(repo);
+    if (!(await this.deleteTagIf(repo, tag, () => true))) throw new RegistryError('MANIFEST_UNKNOWN', { name: repo, reference: tag });
+  }
+
+  /** Removes the tag if it exists and `points` accepts its digest; false when it did not. */
+  private deleteTagIf(repo: string, tag: Tag, points: (digest: Digest) => boolean): Promise<boolean> {
+    const key = `${repo}:${tag}`;
+    return this.linkChanges.run(key, async () => {
+      // Read under the queue: a push of this tag that finished first is what is judged.
+      this.tags.delete(key);
+      const current = await this.resolveTag(repo, tag);
+      if (!current || !points(current)) return false;
+      await this.driver.delete(paths.tagDir(repo, tag));
+      this.tags.delete(key);
+      this.tagLists.delete(repo);
+      return true;
+    });
   }
 
   /** Deletes a manifest from the repository, with every tag that points at it (as distribution does). */
   async deleteRevision(repo: string, digest: Digest): Promise<void> {
     const manifest = await this.get(repo, digest);
     for (const tag of await this.listTags(repo)) {
-      const current = await this.resolveTag(repo, tag);
-      if (current?.value === digest.value) await this.deleteTag(repo, tag);
+      await this.deleteTagIf(repo, tag, (current) => current.value === digest.value);
     }
     const subject = safeParse(manifest.bytes)?.subject;
     if (subject) await this.driver.delete(paths.referrerDir(repo, subject.digest, digest));
-    await this.driver.delete(paths.revisionDir(repo, digest));
-    this.revisions.delete(`${repo}@${digest.value}`);
+    const revision = `${repo}@${digest.value}`;
+    await this.linkChanges.run(revision, async () => {
+      await this.driver.delete(paths.revisionDir(repo, digest));
+      this.revisions.delete(revision);
+    });
   }
 
   async listTags(repo: string): Promise<string[]> {
@@ -177,9 +207,10 @@ export class ManifestStore {
   async tagsOf(repo: string): Promise<readonly string[] | undefined> {
     const cached = this.tagLists.get(repo);
     if (cached) return cached;
+    const token = this.tagLists.readToken();
     if (!(await repositoryExists(this.driver, repo))) return undefined;
     const tags = await this.listTags(repo);
-    this.tagLists.set(repo, tags);
+    this.tagLists.fill(repo, tags, token);
     return tags;
   }
 

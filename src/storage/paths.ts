@@ -51,6 +51,10 @@ export const paths = {
 
   uploadDir: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}`,
   uploadData: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}/data`,
+  /** Where interrupted-commit.ts rebuilds `data` before renaming it in ('~tmp-': never listed, never a name). */
+  uploadDataRestoring: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}/data~tmp-restore`,
+  /** Written by a commit before it moves `data` into the blob store (uploads/commit.ts). Ours only. */
+  uploadCommitting: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}/committing`,
   uploadStartedAt: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}/startedat`,
   uploadHashStates: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}/hashstates/sha256`,
   uploadHashState: (repo: string, id: string, offset: number) => `${ROOT}/repositories/${repo}/_uploads/${id}/hashstates/sha256/${offset}`,

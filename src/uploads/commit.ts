@@ -5,7 +5,7 @@ import { paths } from '../storage/paths.ts';
 import { readCheckpointAt } from './checkpoints.ts';
 import { digestOfInterrupted } from './interrupted-commit.ts';
 import type { PipelineDeps } from './pipeline.ts';
-import { cancelUpload, loadUpload, type UploadRef } from './session.ts';
+import { cancelUpload, loadUpload, writeCommitRecord, type UploadRef } from './session.ts';
 
 export interface CommitDeps extends PipelineDeps {
   readonly blobs: BlobStore;
@@ -30,6 +30,11 @@ export async function commitUpload(deps: CommitDeps, ref: UploadRef, expected: D
   }
   // Our PATCHes end synced; an upload another registry wrote may not be. Cheap when clean.
   await deps.driver.sync(dataPath);
+  // Durable before the data moves: a process killed from here until the upload is removed leaves
+  // an upload without data, and this record is what says which blob it became. A checkpoint
+  // cannot always say it: bytes that arrived without their 202 (data ahead of the last
+  // checkpoint) are committed too, and a sha512 upload has none (found by test/crash).
+  await writeCommitRecord(deps.driver, ref, { digest: expected.value, size: offset });
   await deps.blobs.adopt(expected, dataPath);
   await deps.blobs.link(ref.repo, expected);
   await cancelUpload(deps.driver, ref);

@@ -1,35 +1,45 @@
-import { sha256Digest, type Digest } from '../digest/digest.ts';
+import { sha256Digest, tryParseDigest, type Digest } from '../digest/digest.ts';
 import type { Sha256Engine } from '../digest/engine.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { paths } from '../storage/paths.ts';
 import { readCheckpointAt } from './checkpoints.ts';
-import type { UploadRef } from './session.ts';
+import { readCommitRecord, type UploadRef } from './session.ts';
 
 /**
- * A commit moves the upload's data into the blob store, links it, then drops the upload. A
- * process killed in between leaves an upload without data whose last checkpoint still says what
- * that data hashed to (session.ts `committing`). Both ways on are kept open:
+ * A commit records which blob the upload becomes, moves the data into the blob store, links it,
+ * then drops the upload. A process killed in between leaves an upload without data whose commit
+ * record (from versions before the record: last checkpoint) says what that data hashed to
+ * (session.ts `committing`). Both ways on are kept open:
  *   - PUT ?digest= again: the commit's last steps are done (commit.ts);
  *   - PATCH more bytes: the data comes back from the blob store first (this file).
  * Found by the kill test (test/crash): 11-25 of 50 kill points landed inside a commit.
  */
 export async function digestOfInterrupted(driver: StorageDriver, engine: Sha256Engine, ref: UploadRef, offset: number): Promise<Digest | undefined> {
+  const record = await readCommitRecord(driver, ref);
+  if (record) return record.size === offset ? tryParseDigest(record.digest) : undefined;
   const checkpoint = await readCheckpointAt(driver, ref.repo, ref.id, offset);
   const hasher = checkpoint ? await engine.resume(checkpoint) : undefined;
   return hasher && hasher.length === offset ? sha256Digest(hasher.digestHex()) : undefined;
 }
 
-/** Copies the committed blob back as the upload's data, so the upload can go on growing. */
+/**
+ * Copies the committed blob back as the upload's data, so the upload can go on growing. The copy
+ * is built beside the data file and renamed into place: a kill halfway leaves the upload as it
+ * was (mid-commit), never a short data file that would make the upload look smaller than the
+ * 202s acknowledged.
+ */
 export async function restoreInterruptedData(driver: StorageDriver, engine: Sha256Engine, ref: UploadRef, offset: number): Promise<void> {
   const digest = await digestOfInterrupted(driver, engine, ref, offset);
   const blob = digest ? await driver.stat(paths.blobData(digest)) : undefined;
   if (!digest || blob?.size !== offset) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: ref.id, reason: 'an interrupted commit lost its data' });
   const target = paths.uploadData(ref.repo, ref.id);
+  const copy = paths.uploadDataRestoring(ref.repo, ref.id);
   let at = 0;
   for await (const chunk of await driver.reader(paths.blobData(digest), 0, offset - 1)) {
-    await driver.writeAt(target, at, chunk as Buffer);
+    await driver.writeAt(copy, at, chunk as Buffer);
     at += (chunk as Buffer).length;
   }
-  await driver.sync(target);
+  await driver.sync(copy);
+  await driver.move(copy, target);
 }

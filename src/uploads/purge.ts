@@ -2,6 +2,7 @@ import type { Logger } from '../log.ts';
 import { PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
 import { paths } from '../storage/paths.ts';
 import { listRepositories } from '../storage/repositories.ts';
+import { cancelUpload } from './session.ts';
 
 /**
  * Removes uploads started longer ago than `maxAgeMs` (distribution's uploadpurging: default 168 h,
@@ -22,7 +23,7 @@ export async function purgeStaleUploads(driver: StorageDriver, maxAgeMs: number,
       const started = await startedAt(driver, repo, id);
       if (started === undefined || now - started < maxAgeMs) continue;
       purged.push(`${repo}/${id}`);
-      if (!dryRun) await driver.delete(paths.uploadDir(repo, id));
+      if (!dryRun) await cancelUpload(driver, { repo, id });
     }
   }
   return { examined, purged };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/registry-error.ts';
 import { paths } from '../storage/paths.ts';
-import type { StorageDriver } from '../storage/driver.ts';
+import { PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
 import { listCheckpointOffsets } from './checkpoints.ts';
 
 /**
@@ -19,10 +19,16 @@ export interface UploadStatus extends UploadRef {
   readonly startedAt: Date;
   /**
    * The data file is gone while the upload is not: a commit moved it into the blob store and the
-   * process died before it removed the upload. `offset` is then the last checkpoint's, and a
-   * retried PUT finishes the commit (uploads/commit.ts).
+   * process died before it removed the upload. `offset` is then the size the commit recorded, and
+   * a retried PUT finishes the commit (uploads/commit.ts, interrupted-commit.ts).
    */
   readonly committing: boolean;
+}
+
+/** What a commit records before it moves the data: which blob the upload is becoming. */
+export interface CommitRecord {
+  readonly digest: string;
+  readonly size: number;
 }
 
 /** Upload ids we hand out are UUIDs; we accept distribution's too. Anything else is unknown. */
@@ -41,8 +47,32 @@ export async function loadUpload(driver: StorageDriver, repo: string, id: string
   const [started, data] = await Promise.all([driver.stat(paths.uploadStartedAt(repo, id)), driver.stat(paths.uploadData(repo, id))]);
   if (!started) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id });
   if (data) return { repo, id, offset: data.size, startedAt: started.modifiedAt, committing: false };
+  const record = await readCommitRecord(driver, { repo, id });
+  if (record) return { repo, id, offset: record.size, startedAt: started.modifiedAt, committing: true };
+  // Commits by versions before the record: the last checkpoint names the bytes that moved.
   const checkpointed = (await listCheckpointOffsets(driver, repo, id)).at(-1) ?? 0;
   return { repo, id, offset: checkpointed, startedAt: started.modifiedAt, committing: checkpointed > 0 };
+}
+
+export async function writeCommitRecord(driver: StorageDriver, ref: UploadRef, record: CommitRecord): Promise<void> {
+  await driver.putContent(paths.uploadCommitting(ref.repo, ref.id), JSON.stringify(record));
+}
+
+export async function readCommitRecord(driver: StorageDriver, ref: UploadRef): Promise<CommitRecord | undefined> {
+  let text: string;
+  try {
+    text = (await driver.getContent(paths.uploadCommitting(ref.repo, ref.id))).toString('utf8');
+  } catch (err) {
+    if (err instanceof PathNotFoundError) return undefined;
+    throw err;
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<CommitRecord>;
+    if (typeof parsed.digest === 'string' && typeof parsed.size === 'number' && Number.isSafeInteger(parsed.size)) return { digest: parsed.digest, size: parsed.size };
+  } catch {
+    // Not ours, or damaged by hand: treated as absent (the checkpoints are the fallback).
+  }
+  return undefined;
 }
 
 /**

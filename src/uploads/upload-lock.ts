@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { KeyedQueue } from '../storage/keyed-queue.ts';
 
 /**
  * Per-upload serial queue: the range check and the append of one upload happen under one lock,
@@ -6,23 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * uploads run in parallel. This is an in-process lock: stateless replicas over object storage
  * will need a storage-level condition instead (a conditional write on the checkpoint).
  */
-export class UploadLocks {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(id) ?? Promise.resolve();
-    const result = previous.then(fn, fn);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tails.set(id, tail);
-    void tail.then(() => {
-      if (this.tails.get(id) === tail) this.tails.delete(id);
-    });
-    return result;
-  }
-
+export class UploadLocks extends KeyedQueue {
   /**
    * Runs `fn` only if nothing else runs on this upload; otherwise throws `busy()` at once. A
    * request whose body stalls would otherwise hold every later request on the upload behind it
@@ -40,10 +25,5 @@ export class UploadLocks {
     const timeout = new AbortController();
     await Promise.race([tail, sleep(maxWaitMs, undefined, { signal: timeout.signal }).catch(() => undefined)]);
     timeout.abort();
-  }
-
-  /** Resolves when every queued operation has finished (graceful shutdown). */
-  async idle(): Promise<void> {
-    await Promise.all([...this.tails.values()]);
   }
 }

@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,8 @@ export interface ServerLog {
 }
 
 const READY_TIMEOUT_MS = 15_000;
+/** QUAYSIDE_KILL_TRACE=<file>: every server log line, prefixed with its pid, for replaying a failure. */
+const TRACE = process.env['QUAYSIDE_KILL_TRACE'];
 
 /**
  * `node <cli> serve <config>` on 127.0.0.1:0. Resolves once the child logs 'listening' (its port
@@ -79,6 +82,7 @@ export async function startQuayside(t: Hooks, build: QuaysideBuild, configFile: 
     const timer = setTimeout(() => reject(new Error(`quayside not listening after ${READY_TIMEOUT_MS} ms\n${stderr}`)), READY_TIMEOUT_MS);
     void exited.then(() => reject(new Error(`quayside exited during start-up (code ${child.exitCode}, signal ${child.signalCode})\n${stderr}`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
+      if (TRACE) appendFileSync(TRACE, `${child.pid} ${line}\n`);
       let entry: { msg?: string; addr?: string; status?: number; level?: number };
       try {
         entry = JSON.parse(line) as typeof entry;

@@ -15,6 +15,8 @@ export interface SendOptions {
   readonly body?: Buffer | string | AsyncIterable<Uint8Array>;
   /** For https bases: the CA to trust, and a client certificate to present. */
   readonly tls?: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
+  /** Aborts the request (e.g. AbortSignal.timeout): a hang then fails the test instead of stalling it. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function send(base: string, path: string, options: SendOptions = {}
   const method = options.method ?? 'GET';
   const request = protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<Reply>((resolve, reject) => {
-    const req = request({ hostname, port, path, method, headers: options.headers, agent: false, ...options.tls }, (res) => {
+    const req = request({ hostname, port, path, method, headers: options.headers, agent: false, ...options.tls, ...(options.signal ? { signal: options.signal } : {}) }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('error', reject);

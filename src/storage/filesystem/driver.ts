@@ -61,25 +61,43 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async putContent(path: string, content: Uint8Array | string, options: { durable?: boolean } = {}): Promise<void> {
-    const durable = options.durable ?? true;
+    // Another process on this root (garbage collection, docker-registry, a replica) may remove
+    // the directory while we write into it; `mkdir -p` itself fails when a parent goes midway.
+    // A few tries make the write land after the removal, as if it had come second.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.putContentOnce(path, content, options.durable ?? true);
+      } catch (err) {
+        if (!isNotFound(err) || attempt === 3) throw err;
+      }
+    }
+  }
+
+  private async putContentOnce(path: string, content: Uint8Array | string, durable: boolean): Promise<void> {
     const target = this.full(path);
     const dir = nodePath.dirname(target);
     await fs.mkdir(dir, { recursive: true });
     const tmp = `${target}${TEMP_MARK}${randomBytes(6).toString('hex')}`;
     const handle = await fs.open(tmp, 'w');
     try {
-      await handle.writeFile(content);
-      if (durable) await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-    try {
+      try {
+        await handle.writeFile(content);
+        if (durable) await handle.datasync();
+      } finally {
+        await handle.close();
+      }
       await fs.rename(tmp, target);
     } catch (err) {
-      await fs.rm(tmp, { force: true });
+      // A write the disk refused (ENOSPC, EIO) must not leave its temp file behind: on a full
+      // disk every refused manifest, link or startedat left one, found by test/storage/disk-full.
+      // The original error is the one to report, not a failure to clean up after it.
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw err;
     }
-    if (durable) await syncDirectory(dir);
+    // The directory removed right after the rename: the write happened, and a delete after it.
+    if (durable) await syncDirectory(dir).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
   }
 
   async stat(path: string): Promise<FileInfo | undefined> {
