@@ -44,7 +44,7 @@ const only = values.only?.split(',');
 const unknown = only?.filter((name) => !SCENARIOS.some((s) => s.name === name)) ?? [];
 if (unknown.length > 0) throw new Error(`unknown route(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
 const scenarios = SCENARIOS.filter((s) => !only || only.includes(s.name));
-const targetNames = (values.targets?.split(',') ?? (dockerRegistryAvailable() ? ['quayside', 'docker-registry'] : ['quayside'])) as TargetName[];
+const targetNames = (values.targets?.split(',') ?? ((await dockerRegistryAvailable()) ? ['quayside', 'docker-registry'] : ['quayside'])) as TargetName[];
 const options: LoadOptions = { duration: Number(values.duration), connections: Number(values.connections), warmup: Number(values.warmup) };
 
 const work = values.dir ?? join(tmpdir(), `quayside-load-${process.pid}`);

@@ -334,7 +334,7 @@ async function main(): Promise<void> {
           return { parallel: Number(p), size: parseSize(size ?? '1GiB') };
         });
   const modes = values.modes.split(',') as Mode[];
-  const defaultTargets: TargetName[] = dockerRegistryAvailable() ? ['quayside', 'docker-registry'] : ['quayside'];
+  const defaultTargets: TargetName[] = (await dockerRegistryAvailable()) ? ['quayside', 'docker-registry'] : ['quayside'];
   const targets = (values.targets?.split(',') as TargetName[] | undefined) ?? defaultTargets;
   const work = values.dir ?? join(tmpdir(), `quayside-bench-${process.pid}`);
   const rows: Row[] = [];

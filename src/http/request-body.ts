@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { RegistryError } from '../errors/registry-error.ts';
+import { bodyBytesRead } from './body-memory.ts';
 
 /**
  * Cuts a request body into fixed-size batches in buffers from `acquire` (uploads/batch-buffers.ts),
@@ -22,6 +23,7 @@ export class BatchReader implements AsyncIterable<Uint8Array> {
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
     for await (const chunk of this.body) {
+      bodyBytesRead(chunk.length);
       let read = 0;
       while (read < chunk.length) {
         this.current ??= this.acquire(this.offset);

@@ -1,0 +1,42 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/**
+ * node:http hands every body chunk over in a Buffer of its own (llhttp's body callback copies it
+ * out of the socket's read buffer, ≤ 64 KiB each). Their bytes live outside V8's heap and are
+ * freed only when the small JS object owning them is collected: when the young generation fills,
+ * or once ~64 MiB of external memory has piled up since the last full collection. At hundreds of
+ * MiB/s of uploads the second comes first, so up to 64 MiB of dead chunk buffers sit in the
+ * process at any time. A young-generation collection after every `RECLAIM_EVERY` bytes of upload
+ * body frees them early: the chunks are already copied into batch buffers, so nearly all of the
+ * young generation is dead and the scavenge costs well under a millisecond.
+ */
+const RECLAIM_EVERY = 16 * 1024 * 1024;
+
+type Collect = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
+
+function findCollector(): Collect | undefined {
+  if (process.env['QUAYSIDE_BODY_GC'] === '0') return undefined;
+  try {
+    // --expose-gc in a fresh context gives that context a `gc`; the flag is reset right after,
+    // so nothing else (no dependency) sees a global gc function.
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as Collect | undefined;
+    setFlagsFromString('--no-expose-gc');
+    return typeof collect === 'function' ? collect : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const collect = findCollector();
+let sinceCollect = 0;
+
+/** Counts upload body bytes read; every RECLAIM_EVERY of them, a minor collection. */
+export function bodyBytesRead(bytes: number): void {
+  if (!collect) return;
+  sinceCollect += bytes;
+  if (sinceCollect < RECLAIM_EVERY) return;
+  sinceCollect = 0;
+  collect({ type: 'minor' });
+}
