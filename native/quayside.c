@@ -119,10 +119,41 @@ static napi_value address_mod(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * copy(target, targetOffset, source, sourceStart, sourceEnd): memcpy of source[sourceStart,
+ * sourceEnd) into target at targetOffset. V8 copies into a SharedArrayBuffer with relaxed atomic
+ * word moves (another thread could be reading it); a profile of 8 parallel uploads showed that
+ * copy at 16 % of the server's CPU. Batch buffers are only ever filled before a worker sees
+ * them, so a plain memcpy is safe here.
+ */
+static napi_value copy(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  unsigned char *target, *source;
+  size_t target_length, source_length;
+  int64_t at, start, end;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5 || !bytes_arg(env, argv[0], &target, &target_length) || !bytes_arg(env, argv[2], &source, &source_length)) {
+    if (argc < 5) napi_throw_type_error(env, NULL, "copy(target, targetOffset, source, sourceStart, sourceEnd)");
+    return NULL;
+  }
+  CHECK(napi_get_value_int64(env, argv[1], &at));
+  CHECK(napi_get_value_int64(env, argv[3], &start));
+  CHECK(napi_get_value_int64(env, argv[4], &end));
+  if (start < 0 || end < start || (uint64_t)end > source_length || at < 0 || (uint64_t)at + (uint64_t)(end - start) > target_length) {
+    napi_throw_range_error(env, NULL, "copy out of bounds");
+    return NULL;
+  }
+  memcpy(target + at, source + start, (size_t)(end - start));
+  return NULL;
+}
+
 static napi_value module_init(napi_env env, napi_value exports) {
   napi_value fn, size;
   CHECK(napi_create_function(env, "addressMod", NAPI_AUTO_LENGTH, address_mod, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "addressMod", fn));
+  CHECK(napi_create_function(env, "copy", NAPI_AUTO_LENGTH, copy, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "copy", fn));
   CHECK(napi_create_function(env, "init", NAPI_AUTO_LENGTH, init, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "init", fn));
   CHECK(napi_create_function(env, "update", NAPI_AUTO_LENGTH, update, NULL, &fn));

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { RegistryError } from '../errors/registry-error.ts';
+import { copyBytes } from '../native/addon.ts';
 import { bodyBytesRead } from './body-memory.ts';
 
 /**
@@ -28,7 +29,7 @@ export class BatchReader implements AsyncIterable<Uint8Array> {
       while (read < chunk.length) {
         this.current ??= this.acquire(this.offset);
         const n = Math.min(chunk.length - read, this.current.length - this.filled);
-        this.current.set(chunk.subarray(read, read + n), this.filled);
+        copyBytes(this.current, this.filled, chunk, read, read + n);
         this.filled += n;
         read += n;
         if (this.filled === this.current.length) yield this.take();
