@@ -37,12 +37,13 @@ for (const [name, copy] of [['native', copyBytes], ['portable', portableCopyByte
 }
 
 test('copy (native): out-of-bounds arguments are a RangeError and write nothing', () => {
-  if (nativeAddon instanceof Error) return;
+  const addon = nativeAddon;
+  if (addon instanceof Error) return;
   const target = new Uint8Array(new SharedArrayBuffer(16));
   const source = Buffer.alloc(8, 0xff);
   for (const [at, start, end] of [[9, 0, 8], [-1, 0, 1], [0, 4, 2], [0, 0, 9], [0, -1, 2]] as const) {
-    assert.throws(() => nativeAddon.copy(target, at, source, start, end), RangeError, `copy(at ${at}, ${start}-${end})`);
+    assert.throws(() => addon.copy(target, at, source, start, end), RangeError, `copy(at ${at}, ${start}-${end})`);
   }
   assert.ok(target.every((b) => b === 0));
-  assert.throws(() => (nativeAddon.copy as unknown as (...args: unknown[]) => void)(target, 0), TypeError);
+  assert.throws(() => (addon.copy as unknown as (...args: unknown[]) => void)(target, 0), TypeError);
 });
