@@ -16,7 +16,7 @@ export class BatchReader implements AsyncIterable<Uint8Array> {
 
   constructor(
     private readonly body: AsyncIterable<Buffer | Uint8Array>,
-    private readonly acquire: (offset: number) => Uint8Array,
+    private readonly acquire: (offset: number) => Uint8Array | Promise<Uint8Array>,
     startOffset: number,
   ) {
     this.offset = startOffset;
@@ -27,7 +27,7 @@ export class BatchReader implements AsyncIterable<Uint8Array> {
       bodyBytesRead(chunk.length);
       let read = 0;
       while (read < chunk.length) {
-        this.current ??= this.acquire(this.offset);
+        this.current ??= await this.acquire(this.offset);
         const n = Math.min(chunk.length - read, this.current.length - this.filled);
         copyBytes(this.current, this.filled, chunk, read, read + n);
         this.filled += n;

@@ -4,8 +4,8 @@ import { nativeAddon } from '../native/addon.ts';
  * Reusable batch buffers on SharedArrayBuffers. A batch is filled on the main thread and read by
  * a chunk worker in place: shared, so neither copied nor transferred (a transfer detaches it and
  * forces a fresh allocation per batch: about a second of GC per 2 GiB in a profile). A buffer
- * goes back to the free list once its worker task has settled, so steady-state uploads allocate
- * nothing and memory is bounded by two batches per active upload.
+ * goes back to the free list the moment its worker task ends, so steady-state uploads allocate
+ * nothing. Memory: `limit` buffers shared by all uploads, and never less than one per upload.
  *
  * Each view is placed so that its memory address and the file offset it will be written at are
  * congruent modulo the block size: then the block-aligned middle of every batch can be written
@@ -15,15 +15,27 @@ export const IO_ALIGNMENT = 4096;
 
 export class BatchBuffers {
   private readonly free: SharedArrayBuffer[] = [];
+  /** Buffers handed out and not yet released. */
+  private outstanding = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     readonly batchSize: number,
-    /** Free buffers kept for reuse; more are released to the GC. */
-    private readonly keep: number,
+    /**
+     * Buffers out at once before an upload that already has a batch in flight waits to fill its
+     * next one. The hashing cores are the bottleneck: a few batches queued per worker keep them
+     * busy, more only hold memory (8 × 2 GiB uploads with two 4 MiB batches each held 64 MiB, a
+     * third of the peak). While an upload waits, its socket is not read: the bytes wait in the
+     * kernel. An upload with nothing in flight never waits, so a client that stalls mid-batch
+     * cannot hold up the others, and every waiter is woken at the latest when its own batch
+     * comes back.
+     */
+    private readonly limit: number,
   ) {}
 
-  /** A batchSize view for bytes that will be written at file offset `fileOffset`. */
+  /** A batchSize view for bytes that will be written at file offset `fileOffset`, at once. */
   acquire(fileOffset: number): Uint8Array {
+    this.outstanding++;
     const buffer = this.free.pop() ?? new SharedArrayBuffer(this.batchSize + IO_ALIGNMENT);
     const whole = new Uint8Array(buffer);
     const base = nativeAddon instanceof Error ? 0 : nativeAddon.addressMod(whole, IO_ALIGNMENT);
@@ -31,8 +43,17 @@ export class BatchBuffers {
     return new Uint8Array(buffer, start, this.batchSize);
   }
 
+  /** The next batch of an upload: waits while `limit` buffers are out if it has one in flight. */
+  async acquireNext(fileOffset: number, hasInflight: () => boolean): Promise<Uint8Array> {
+    while (this.outstanding >= this.limit && hasInflight()) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return this.acquire(fileOffset);
+  }
+
   release(view: Uint8Array): void {
+    this.outstanding = Math.max(0, this.outstanding - 1);
     const buffer = view.buffer;
-    if (buffer instanceof SharedArrayBuffer && buffer.byteLength === this.batchSize + IO_ALIGNMENT && this.free.length < this.keep) this.free.push(buffer);
+    if (buffer instanceof SharedArrayBuffer && buffer.byteLength === this.batchSize + IO_ALIGNMENT && this.free.length < this.limit) this.free.push(buffer);
+    // Every waiter looks again: the one whose own batch just came back no longer has to wait.
+    for (const wake of this.waiting.splice(0)) wake();
   }
 }

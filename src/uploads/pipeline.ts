@@ -63,7 +63,7 @@ export async function appendBody(
   // the client does not stream the rest of it into a void.
   if (limit > 0 && end !== undefined && end > limit) throw tooLarge(limit, end);
   const batches = new BatchSender(deps, ref, status.offset, end);
-  const reader = new BatchReader(body, (offset) => deps.buffers.acquire(offset), status.offset);
+  const reader = new BatchReader(body, (offset) => deps.buffers.acquireNext(offset, () => batches.hasInflight()), status.offset);
   try {
     for await (const batch of reader) await batches.send(batch);
     // A chunked body (no length) ends unannounced: one more, empty, task makes it durable.
@@ -73,6 +73,10 @@ export async function appendBody(
     const overLimit = err instanceof RegistryError && err.errorName === 'UPLOAD_TOO_LARGE';
     await batches.keep(overLimit ? undefined : reader.takeRemainder());
     throw err;
+  } finally {
+    // A batch read but never sent (refused as too large) goes back too.
+    const unsent = reader.takeRemainder();
+    if (unsent) deps.buffers.release(unsent);
   }
   return batches.offset;
 }
@@ -87,7 +91,7 @@ class BatchSender {
   lastPersisted = false;
   private checkpoint: Uint8Array | null = null;
   private sinceDurable = 0;
-  private inflight: { task: Promise<AppendChunkResult>; bytes: Uint8Array } | undefined;
+  private inflight: { task: Promise<AppendChunkResult>; running: boolean } | undefined;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -111,30 +115,44 @@ class BatchSender {
     this.lastPersisted = persist;
     if (persist) this.sinceDurable = 0;
     const { repo, id } = this.ref;
-    this.inflight = { task: this.deps.pool.appendChunk({ repo, id, offset: this.offset, bytes, checkpoint: this.checkpoint, persist }), bytes };
+    const inflight = { task: this.deps.pool.appendChunk({ repo, id, offset: this.offset, bytes, checkpoint: this.checkpoint, persist }), running: true };
+    // The buffer goes back the moment the worker is done with it, not when this upload next
+    // settles: the upload may itself be waiting for a buffer (batch-buffers.ts) before it can.
+    const done = (): void => {
+      inflight.running = false;
+      if (bytes.length > 0) this.deps.buffers.release(bytes);
+    };
+    inflight.task.then(done, done);
+    this.inflight = inflight;
+  }
+
+  /** Whether a batch of this upload is still with a worker. */
+  hasInflight(): boolean {
+    return this.inflight?.running === true;
   }
 
   async settle(): Promise<void> {
     const inflight = this.inflight;
     if (!inflight) return;
     this.inflight = undefined;
-    try {
-      const result = await inflight.task;
-      if (!result.ok && result.reason === 'storage-full') throw new RegistryError('STORAGE_FULL', { reason: result.message });
-      if (!result.ok && result.reason === 'upload-gone') throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: this.ref.id, reason: 'cancelled while writing' });
-      // The data file is not where we left it: another request or replica changed this upload.
-      if (!result.ok) throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: result.size, receivedStart: this.offset });
-      this.offset = result.offset;
-      this.checkpoint = result.checkpoint;
-    } finally {
-      if (inflight.bytes.length > 0) this.deps.buffers.release(inflight.bytes);
-    }
+    const result = await inflight.task;
+    if (!result.ok && result.reason === 'storage-full') throw new RegistryError('STORAGE_FULL', { reason: result.message });
+    if (!result.ok && result.reason === 'upload-gone') throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: this.ref.id, reason: 'cancelled while writing' });
+    // The data file is not where we left it: another request or replica changed this upload.
+    if (!result.ok) throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: result.size, receivedStart: this.offset });
+    this.offset = result.offset;
+    this.checkpoint = result.checkpoint;
   }
 
   /** After a failure (usually the client going away): write what arrived, durably, if we can. */
   async keep(remainder: Uint8Array | undefined): Promise<void> {
     try {
       await this.settle();
+    } catch {
+      if (remainder) this.deps.buffers.release(remainder);
+      return;
+    }
+    try {
       await this.send(remainder ?? EMPTY, true);
       await this.settle();
     } catch {
