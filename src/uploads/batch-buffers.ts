@@ -12,6 +12,8 @@ import { nativeAddon } from '../native/addon.ts';
  * with O_DIRECT (storage/filesystem/driver.ts), whatever odd offset a client's chunks left.
  */
 export const IO_ALIGNMENT = 4096;
+/** Past the limit, an upload with nothing in flight fills batches this many times smaller. */
+const OVER_LIMIT_FRACTION = 16;
 
 export class BatchBuffers {
   private readonly free: SharedArrayBuffer[] = [];
@@ -35,18 +37,29 @@ export class BatchBuffers {
 
   /** A batchSize view for bytes that will be written at file offset `fileOffset`, at once. */
   acquire(fileOffset: number): Uint8Array {
+    return this.view(this.free.pop() ?? new SharedArrayBuffer(this.batchSize + IO_ALIGNMENT), fileOffset, this.batchSize);
+  }
+
+  /**
+   * The next batch of an upload: waits while `limit` buffers are out if it has one in flight.
+   * One with nothing in flight gets a buffer at once, a small one past twice the limit: a crowd
+   * of clients that each send a few bytes and stall (up to limits.concurrentuploads, 256) then
+   * holds 16 × 4 MiB + 240 × 256 KiB, not 256 × 4 MiB. (Small ones are not kept for reuse, so
+   * they are not handed out at the usual peaks: fresh SharedArrayBuffers are freed late by the GC.)
+   */
+  async acquireNext(fileOffset: number, hasInflight: () => boolean): Promise<Uint8Array> {
+    while (this.outstanding >= this.limit && hasInflight()) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.outstanding < 2 * this.limit) return this.acquire(fileOffset);
+    const small = Math.max(IO_ALIGNMENT, Math.floor(this.batchSize / OVER_LIMIT_FRACTION));
+    return this.view(new SharedArrayBuffer(small + IO_ALIGNMENT), fileOffset, small);
+  }
+
+  private view(buffer: SharedArrayBuffer, fileOffset: number, size: number): Uint8Array {
     this.outstanding++;
-    const buffer = this.free.pop() ?? new SharedArrayBuffer(this.batchSize + IO_ALIGNMENT);
     const whole = new Uint8Array(buffer);
     const base = nativeAddon instanceof Error ? 0 : nativeAddon.addressMod(whole, IO_ALIGNMENT);
     const start = (((fileOffset - base) % IO_ALIGNMENT) + IO_ALIGNMENT) % IO_ALIGNMENT;
-    return new Uint8Array(buffer, start, this.batchSize);
-  }
-
-  /** The next batch of an upload: waits while `limit` buffers are out if it has one in flight. */
-  async acquireNext(fileOffset: number, hasInflight: () => boolean): Promise<Uint8Array> {
-    while (this.outstanding >= this.limit && hasInflight()) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    return this.acquire(fileOffset);
+    return new Uint8Array(buffer, start, size);
   }
 
   release(view: Uint8Array): void {

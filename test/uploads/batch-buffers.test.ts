@@ -61,3 +61,16 @@ test('batch buffers: each view starts at an address congruent to its file offset
     buffers.release(view);
   }
 });
+
+test('batch buffers: past twice the limit, an upload with nothing in flight gets a small batch at once (stalled crowds hold little)', async () => {
+  const buffers = new BatchBuffers(64 * 4096, 2);
+  const held = [buffers.acquire(0), buffers.acquire(0), await buffers.acquireNext(0, () => false), await buffers.acquireNext(0, () => false)];
+  assert.ok(held.every((view) => view.length === 64 * 4096), 'up to twice the limit: full-size batches');
+  const small = await settledWithin(buffers.acquireNext(0, () => false));
+  assert.notEqual(small, 'pending');
+  assert.equal((small as Uint8Array).length, 4 * 4096);
+  for (const view of [...held, small as Uint8Array]) buffers.release(view);
+  const full = await buffers.acquireNext(0, () => true);
+  assert.equal(full.length, 64 * 4096, 'under the limit again: full-size batches');
+  buffers.release(full);
+});
