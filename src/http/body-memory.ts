@@ -16,7 +16,6 @@ const RECLAIM_EVERY = 16 * 1024 * 1024;
 type Collect = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
 function findCollector(): Collect | undefined {
-  if (process.env['QUAYSIDE_BODY_GC'] === '0') return undefined;
   try {
     // --expose-gc in a fresh context gives that context a `gc`; the flag is reset right after,
     // so nothing else (no dependency) sees a global gc function.

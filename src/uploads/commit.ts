@@ -5,7 +5,7 @@ import { paths } from '../storage/paths.ts';
 import { readCheckpointAt } from './checkpoints.ts';
 import { digestOfInterrupted } from './interrupted-commit.ts';
 import type { PipelineDeps } from './pipeline.ts';
-import { cancelUpload, loadUpload, writeCommitRecord, type UploadRef } from './session.ts';
+import { cancelUpload, loadUpload, writeCommitRecord, type UploadRef, type UploadStatus } from './session.ts';
 
 export interface CommitDeps extends PipelineDeps {
   readonly blobs: BlobStore;
@@ -19,9 +19,10 @@ export interface CommitDeps extends PipelineDeps {
  */
 export async function commitUpload(deps: CommitDeps, ref: UploadRef, expected: Digest): Promise<{ size: number }> {
   // Under the lock: a PUT that waited behind another may find the upload already committed.
-  const { offset, committing } = await loadUpload(deps.driver, ref.repo, ref.id);
+  const status = await loadUpload(deps.driver, ref.repo, ref.id);
+  const { offset } = status;
   const dataPath = paths.uploadData(ref.repo, ref.id);
-  if (committing) return finishInterruptedCommit(deps, ref, expected, offset);
+  if (status.committing) return finishInterruptedCommit(deps, status, expected);
   if (offset === 0) await deps.driver.writeAt(dataPath, 0, new Uint8Array(0)); // an empty blob: no PATCH ever came
 
   const actualHex = await finalHex(deps, ref, expected.algorithm, offset);
@@ -43,15 +44,16 @@ export async function commitUpload(deps: CommitDeps, ref: UploadRef, expected: D
 
 /**
  * The process died between moving the data into the blob store and dropping the upload
- * (interrupted-commit.ts). If the checkpoint's digest is the one asked for and the blob is in
- * place, the commit only lacks its last steps.
+ * (interrupted-commit.ts). If the digest the commit recorded is the one asked for and the blob is
+ * in place, the commit only lacks its last steps.
  */
-async function finishInterruptedCommit(deps: CommitDeps, ref: UploadRef, expected: Digest, offset: number): Promise<{ size: number }> {
-  const actual = (await digestOfInterrupted(deps.driver, deps.engine, ref, offset))?.value;
+async function finishInterruptedCommit(deps: CommitDeps, status: UploadStatus, expected: Digest): Promise<{ size: number }> {
+  const { offset } = status;
+  const actual = (await digestOfInterrupted(deps.driver, deps.engine, status))?.value;
   if (actual !== expected.value) throw new RegistryError('DIGEST_INVALID', { expected: expected.value, actual: actual ?? null, reason: 'the upload was committed as another digest' });
-  if ((await deps.blobs.statGlobal(expected)) !== offset) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: ref.id, reason: 'an interrupted commit lost its data' });
-  await deps.blobs.link(ref.repo, expected);
-  await cancelUpload(deps.driver, ref);
+  if ((await deps.blobs.statGlobal(expected)) !== offset) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: status.id, reason: 'an interrupted commit lost its data' });
+  await deps.blobs.link(status.repo, expected);
+  await cancelUpload(deps.driver, status);
   return { size: offset };
 }
 

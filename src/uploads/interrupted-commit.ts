@@ -4,7 +4,7 @@ import { RegistryError } from '../errors/registry-error.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import { paths } from '../storage/paths.ts';
 import { readCheckpointAt } from './checkpoints.ts';
-import { readCommitRecord, type UploadRef } from './session.ts';
+import type { UploadStatus } from './session.ts';
 
 /**
  * A commit records which blob the upload becomes, moves the data into the blob store, links it,
@@ -15,12 +15,11 @@ import { readCommitRecord, type UploadRef } from './session.ts';
  *   - PATCH more bytes: the data comes back from the blob store first (this file).
  * Found by the kill test (test/crash): 11-25 of 50 kill points landed inside a commit.
  */
-export async function digestOfInterrupted(driver: StorageDriver, engine: Sha256Engine, ref: UploadRef, offset: number): Promise<Digest | undefined> {
-  const record = await readCommitRecord(driver, ref);
-  if (record) return record.size === offset ? tryParseDigest(record.digest) : undefined;
-  const checkpoint = await readCheckpointAt(driver, ref.repo, ref.id, offset);
+export async function digestOfInterrupted(driver: StorageDriver, engine: Sha256Engine, status: UploadStatus): Promise<Digest | undefined> {
+  if (status.committedAs !== undefined) return tryParseDigest(status.committedAs);
+  const checkpoint = await readCheckpointAt(driver, status.repo, status.id, status.offset);
   const hasher = checkpoint ? await engine.resume(checkpoint) : undefined;
-  return hasher && hasher.length === offset ? sha256Digest(hasher.digestHex()) : undefined;
+  return hasher && hasher.length === status.offset ? sha256Digest(hasher.digestHex()) : undefined;
 }
 
 /**
@@ -29,12 +28,13 @@ export async function digestOfInterrupted(driver: StorageDriver, engine: Sha256E
  * was (mid-commit), never a short data file that would make the upload look smaller than the
  * 202s acknowledged.
  */
-export async function restoreInterruptedData(driver: StorageDriver, engine: Sha256Engine, ref: UploadRef, offset: number): Promise<void> {
-  const digest = await digestOfInterrupted(driver, engine, ref, offset);
+export async function restoreInterruptedData(driver: StorageDriver, engine: Sha256Engine, status: UploadStatus): Promise<void> {
+  const { offset } = status;
+  const digest = await digestOfInterrupted(driver, engine, status);
   const blob = digest ? await driver.stat(paths.blobData(digest)) : undefined;
-  if (!digest || blob?.size !== offset) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: ref.id, reason: 'an interrupted commit lost its data' });
-  const target = paths.uploadData(ref.repo, ref.id);
-  const copy = paths.uploadDataRestoring(ref.repo, ref.id);
+  if (!digest || blob?.size !== offset) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: status.id, reason: 'an interrupted commit lost its data' });
+  const target = paths.uploadData(status.repo, status.id);
+  const copy = paths.uploadDataRestoring(status.repo, status.id);
   let at = 0;
   for await (const chunk of await driver.reader(paths.blobData(digest), 0, offset - 1)) {
     await driver.writeAt(copy, at, chunk as Buffer);

@@ -53,7 +53,7 @@ export async function appendBody(
   declaredLength?: number,
 ): Promise<number> {
   const status = await loadUpload(deps.driver, ref.repo, ref.id);
-  if (status.committing) await restoreInterruptedData(deps.driver, deps.engine, ref, status.offset);
+  if (status.committing) await restoreInterruptedData(deps.driver, deps.engine, status);
   if (expectedStart !== undefined && expectedStart !== status.offset) {
     throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: status.offset, receivedStart: expectedStart });
   }

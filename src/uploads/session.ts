@@ -23,6 +23,8 @@ export interface UploadStatus extends UploadRef {
    * a retried PUT finishes the commit (uploads/commit.ts, interrupted-commit.ts).
    */
   readonly committing: boolean;
+  /** The digest an interrupted commit recorded; absent when it predates the record (its last checkpoint says). */
+  readonly committedAs?: string;
 }
 
 /** What a commit records before it moves the data: which blob the upload is becoming. */
@@ -48,7 +50,7 @@ export async function loadUpload(driver: StorageDriver, repo: string, id: string
   if (!started) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id });
   if (data) return { repo, id, offset: data.size, startedAt: started.modifiedAt, committing: false };
   const record = await readCommitRecord(driver, { repo, id });
-  if (record) return { repo, id, offset: record.size, startedAt: started.modifiedAt, committing: true };
+  if (record) return { repo, id, offset: record.size, startedAt: started.modifiedAt, committing: true, committedAs: record.digest };
   // Commits by versions before the record: the last checkpoint names the bytes that moved.
   const checkpointed = (await listCheckpointOffsets(driver, repo, id)).at(-1) ?? 0;
   return { repo, id, offset: checkpointed, startedAt: started.modifiedAt, committing: checkpointed > 0 };
@@ -58,7 +60,7 @@ export async function writeCommitRecord(driver: StorageDriver, ref: UploadRef, r
   await driver.putContent(paths.uploadCommitting(ref.repo, ref.id), JSON.stringify(record));
 }
 
-export async function readCommitRecord(driver: StorageDriver, ref: UploadRef): Promise<CommitRecord | undefined> {
+async function readCommitRecord(driver: StorageDriver, ref: UploadRef): Promise<CommitRecord | undefined> {
   let text: string;
   try {
     text = (await driver.getContent(paths.uploadCommitting(ref.repo, ref.id))).toString('utf8');
