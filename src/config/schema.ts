@@ -34,7 +34,7 @@ export interface Config {
   readonly quayside: {
     /** SHA-256 engine: auto (native when built, else wasm), native, wasm. QUAYSIDE_HASH_ENGINE wins. */
     readonly hashengine: 'auto' | 'native' | 'wasm';
-    /** Chunk worker threads (persist + hash); 0 = one per core. */
+    /** Chunk worker threads (persist + hash); 0 = sized to the engine (workers/pool.ts defaultWorkerCount). */
     readonly workers: number;
     readonly limits: {
       /** Largest blob an upload may grow to, bytes; 0 = no limit. Beyond: 413. */

@@ -93,11 +93,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     const error = toRegistryError(err);
     if (error.status >= 500) log.error({ err, method: req.method, url: rawUrl }, 'request failed');
     if (!res.headersSent) {
-      // The handler stopped reading the body midway (an upload that failed mid-stream: node's
-      // stream destroyer detached the request from its socket). Nothing will read the rest, so
-      // this connection cannot carry another request: say so, and node closes it after the
-      // answer. Kept alive, a client still writing its body stalls until the idle timeout.
-      if (req.destroyed && !req.complete) res.setHeader('connection', 'close');
+      // The handler stopped reading the body midway (an upload that failed mid-stream leaves it
+      // paused). Nothing will read the rest, so this connection cannot carry another request:
+      // say so, and node closes it after the answer. Kept alive, a client still writing its
+      // body stalls until the idle timeout.
+      if (!req.complete) res.setHeader('connection', 'close');
       sendError(req, res, error);
     }
     else res.destroy();
@@ -110,8 +110,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
 function clientWentAway(req: IncomingMessage, res: ServerResponse, err: unknown): boolean {
   if (err instanceof RegistryError) return false; // ours to answer, if the socket still lets us
   const code = (err as NodeJS.ErrnoException | null)?.code;
-  // req.socket is null once a handler abandoned the body midway (node's stream destroyer detaches
-  // it); the response keeps its own reference to the connection until it is sent.
+  // req.socket is null once a request stream was destroyed midway (node detaches it); the
+  // response keeps its own reference to the connection until it is sent.
   const socket = req.socket ?? res.socket;
   return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error | null)?.message === 'aborted' || socket?.destroyed === true;
 }

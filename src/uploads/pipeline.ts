@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Sha256Engine } from '../digest/engine.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import { BatchReader } from '../http/request-body.ts';
@@ -48,7 +49,7 @@ export async function appendBody(
   deps: PipelineDeps,
   ref: UploadRef,
   expectedStart: number | undefined,
-  body: AsyncIterable<Buffer | Uint8Array>,
+  body: Readable,
   /** The body's Content-Length when known: the batch that completes it is made durable itself. */
   declaredLength?: number,
 ): Promise<number> {
@@ -65,7 +66,7 @@ export async function appendBody(
   const batches = new BatchSender(deps, ref, status.offset, end);
   const reader = new BatchReader(body, (offset) => deps.buffers.acquireNext(offset, () => batches.hasInflight()), status.offset);
   try {
-    for await (const batch of reader) await batches.send(batch);
+    await reader.readAll((batch) => batches.send(batch));
     // A chunked body (no length) ends unannounced: one more, empty, task makes it durable.
     if (!batches.lastPersisted) await batches.send(EMPTY, true);
     await batches.settle();

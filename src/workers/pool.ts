@@ -21,7 +21,22 @@ export interface ChunkPool {
  */
 const TASKS_PER_WORKER = 4;
 
-export function createChunkPool(driver: DriverParams, engine: string, threads = availableParallelism()): ChunkPool {
+/**
+ * Worker threads when the config leaves it to us (`quayside.workers: 0`). One event loop parses
+ * every upload body, at about 0.9 CPU-seconds per GiB here; one worker with the native engine
+ * hashes about 1.4 GiB/s, faster than that loop can feed it. A second worker is only kept for
+ * hashes a commit needs (sha512, re-hashing after an engine change) beside a busy one, and only
+ * where a core is left for it: on 2 cores, 8 × 2 GiB pushes with two native workers ran 10–20 %
+ * slower at 20–35 % more CPU per GiB and 20 MiB more RSS than with one (bench/RESULTS.md).
+ * hash-wasm hashes about 0.2 GiB/s per thread, so it takes every core (4 × 1 GiB: 240 MiB/s
+ * with two workers on 2 cores, 177 with one).
+ */
+export function defaultWorkerCount(engine: string, cores = availableParallelism()): number {
+  if (engine === 'native') return Math.min(2, Math.max(1, cores - 1));
+  return Math.max(1, cores);
+}
+
+export function createChunkPool(driver: DriverParams, engine: string, threads = defaultWorkerCount(engine)): ChunkPool {
   const workerData: WorkerConfig = { driver, engine };
   const pool = new Piscina({
     filename: entry.href,

@@ -9,7 +9,7 @@ import { createDriver } from '../../src/storage/factory.ts';
 import { paths } from '../../src/storage/paths.ts';
 import { createUpload } from '../../src/uploads/session.ts';
 import { checkpointsAtOrBelow } from '../../src/uploads/checkpoints.ts';
-import { createChunkPool } from '../../src/workers/pool.ts';
+import { createChunkPool, defaultWorkerCount } from '../../src/workers/pool.ts';
 
 function owned(bytes: Buffer): Uint8Array {
   const copy = new Uint8Array(new ArrayBuffer(bytes.length));
@@ -74,4 +74,14 @@ test('chunk worker: without a usable checkpoint it re-hashes the stored data (th
   assert.equal(hasher?.digestHex(), createHash('sha256').update(Buffer.concat([a, b])).digest('hex'));
   const { hex } = await pool.hashUpload({ repo: ref.repo, id: ref.id, size: a.length + b.length, algorithm: 'sha256' });
   assert.equal(hex, createHash('sha256').update(Buffer.concat([a, b])).digest('hex'));
+});
+
+test('chunk pool: workers: 0 sizes the pool to the engine (native: one beside the event loop on 2 cores, at most 2; wasm: one per core)', () => {
+  assert.equal(defaultWorkerCount('native', 1), 1);
+  assert.equal(defaultWorkerCount('native', 2), 1);
+  assert.equal(defaultWorkerCount('native', 3), 2);
+  assert.equal(defaultWorkerCount('native', 64), 2);
+  assert.equal(defaultWorkerCount('wasm', 1), 1);
+  assert.equal(defaultWorkerCount('wasm', 2), 2);
+  assert.equal(defaultWorkerCount('wasm', 8), 8);
 });
