@@ -71,10 +71,12 @@ export class BatchReader {
         step.then(
           () => {
             waiting = false;
-            if (failure) return settle(failure);
+            // The rest of the chunk in hand arrived: it is copied even if the body failed
+            // meanwhile (the client went away), so the caller can keep it (end-13).
             pump(chunk, read);
             if (waiting) return;
-            if (ended) finish();
+            if (failure) settle(failure);
+            else if (ended) finish();
             else body.resume();
           },
           (error: unknown) => {

@@ -279,6 +279,30 @@ test('end-13 resume: a client that disconnects mid-PATCH reads the status and co
   assert.ok((await getBlobBytes(url, REPO, sha256(blob))).equals(blob));
 });
 
+test('end-13 resume: every byte that reached the registry before the client vanished is kept, even when it vanished while a batch was being handed to a worker', async (t) => {
+  const { url } = await startRegistry(t, { pipeline: { batchSize: 16 * 1024, checkpointEvery: 1 << 30 } });
+  for (let round = 0; round < 5; round++) {
+    const blob = randomBytes(40 * 1024);
+    const location = await startUpload(url, REPO);
+    // One write of 2.5 batches, then the connection drops at once: the registry is still handing
+    // over the first batches when it learns, with the rest of the chunk in hand.
+    await new Promise<void>((resolve) => {
+      const req = request(new URL(location, url), { method: 'PATCH', headers: { 'transfer-encoding': 'chunked' }, agent: false });
+      req.on('error', () => resolve());
+      req.on('close', () => resolve());
+      req.write(blob, () => req.destroy());
+    });
+    const expected = `0-${blob.length - 1}`;
+    let status = await send(url, location);
+    for (const deadline = Date.now() + 5000; status.headers.get('range') !== expected && Date.now() < deadline; ) {
+      await sleep(20);
+      status = await send(url, location);
+    }
+    expectHeader(status, 'range', expected);
+    expectStatus(await putUpload(url, location, sha256(blob)), 201);
+  }
+});
+
 test('restart: an upload continues after the registry process is restarted, with the right digest', async (t) => {
   const first = await startRegistry(t);
   const blob = randomBytes(700_000);
