@@ -13,15 +13,14 @@ import { ManifestStore } from './storage/manifest-store.ts';
 import { defaultPipelineOptions, type PipelineOptions } from './uploads/pipeline.ts';
 import { UploadLocks } from './uploads/upload-lock.ts';
 import { BatchBuffers } from './uploads/batch-buffers.ts';
-
-/** Idle batch buffers kept for reuse: enough for 8 uploads' double buffering. */
-/** Batch buffers out at once before uploads wait to fill their next (uploads/batch-buffers.ts): 32 MiB at 4 MiB batches. */
-const BATCH_BUFFERS = 8;
 import { createChunkPool } from './workers/pool.ts';
 import { selectEngine } from './digest/select-engine.ts';
 import { schedulePurging } from './uploads/purge.ts';
 import { createAuthenticator } from './auth/create.ts';
 import { UploadGate } from './uploads/upload-gate.ts';
+
+/** Batch buffers out at once before uploads wait to fill their next (uploads/batch-buffers.ts): 32 MiB at 4 MiB batches. */
+const BATCH_BUFFERS = 8;
 
 export interface Registry {
   /** http://host:port of the listening server. */

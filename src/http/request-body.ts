@@ -4,6 +4,8 @@ import { RegistryError } from '../errors/registry-error.ts';
 import { copyBytes } from '../native/addon.ts';
 import { bodyBytesRead } from './body-memory.ts';
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * Cuts a request body into fixed-size batches in buffers from `acquire` (uploads/batch-buffers.ts),
  * which is told the stream offset each batch starts at (for its memory alignment).
@@ -85,19 +87,11 @@ export class BatchReader {
           },
         );
       };
+      // The body has ended: the last, partial batch is handed over like the others, after which
+      // `wait` comes back here with nothing filled.
       const finish = (): void => {
-        if (this.filled === 0) return settle();
-        waiting = true;
-        consume(this.take()).then(
-          () => {
-            waiting = false;
-            settle(failure);
-          },
-          (error: unknown) => {
-            waiting = false;
-            fail(error);
-          },
-        );
+        if (this.filled === 0) settle(failure);
+        else wait(consume(this.take()), EMPTY, 0);
       };
       const onData = (chunk: Buffer): void => {
         bodyBytesRead(chunk.length);
