@@ -1,6 +1,6 @@
 import { tryParseDigest, type Digest } from '../digest/digest.ts';
 import { parseManifest, type ParsedManifest } from '../manifests/validate.ts';
-import { PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
+import { getContentIfExists, PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
 import { paths } from '../storage/paths.ts';
 import { listRepositories } from '../storage/repositories.ts';
 
@@ -141,7 +141,7 @@ async function markRepository(driver: StorageDriver, repo: string, deleteUntagge
 async function listRevisions(driver: StorageDriver, repo: string): Promise<Digest[]> {
   const found: Digest[] = [];
   for (const algorithm of ALGORITHMS) {
-    for (const hex of await driver.list(`${paths.repository(repo)}/_manifests/revisions/${algorithm}`)) {
+    for (const hex of await driver.list(paths.revisionsOfAlgorithm(repo, algorithm))) {
       const digest = tryParseDigest(`${algorithm}:${hex}`);
       if (digest) found.push(digest);
     }
@@ -152,8 +152,8 @@ async function listRevisions(driver: StorageDriver, repo: string): Promise<Diges
 async function listStoredBlobs(driver: StorageDriver): Promise<Digest[]> {
   const found: Digest[] = [];
   for (const algorithm of ALGORITHMS) {
-    for (const prefix of await driver.list(`${paths.blobsRoot}/${algorithm}`)) {
-      for (const hex of await driver.list(`${paths.blobsRoot}/${algorithm}/${prefix}`)) {
+    for (const prefix of await driver.list(paths.blobsOfAlgorithm(algorithm))) {
+      for (const hex of await driver.list(paths.blobsWithPrefix(algorithm, prefix))) {
         const digest = tryParseDigest(`${algorithm}:${hex}`);
         if (digest && hex.startsWith(prefix)) found.push(digest);
       }
@@ -163,12 +163,8 @@ async function listStoredBlobs(driver: StorageDriver): Promise<Digest[]> {
 }
 
 async function readLink(driver: StorageDriver, path: string): Promise<Digest | undefined> {
-  try {
-    return tryParseDigest((await driver.getContent(path)).toString('utf8').trim());
-  } catch (err) {
-    if (err instanceof PathNotFoundError) return undefined;
-    throw err;
-  }
+  const bytes = await getContentIfExists(driver, path);
+  return bytes && tryParseDigest(bytes.toString('utf8').trim());
 }
 
 async function readManifest(driver: StorageDriver, digest: Digest): Promise<ParsedManifest | undefined> {
@@ -193,7 +189,7 @@ async function linkedSince(driver: StorageDriver, repositories: readonly string[
 
 /** Renames the blob aside, looks at its links once more, then deletes it or puts it back. */
 async function deleteUnlessTouched(driver: StorageDriver, repositories: readonly string[], digest: Digest, since: number): Promise<boolean> {
-  const aside = `${paths.blobDir(digest)}/data~gc`;
+  const aside = paths.blobDataAside(digest);
   try {
     await driver.move(paths.blobData(digest), aside);
   } catch (err) {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../digest/digest.ts';
-import { PathNotFoundError, type StorageDriver } from './driver.ts';
+import { getContentIfExists, PathNotFoundError, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
 import { LinkCache } from './link-cache.ts';
 
@@ -77,12 +77,7 @@ export class BlobStore {
   }
 
   async read(digest: Digest): Promise<Buffer | undefined> {
-    try {
-      return await this.driver.getContent(paths.blobData(digest));
-    } catch (err) {
-      if (err instanceof PathNotFoundError) return undefined;
-      throw err;
-    }
+    return getContentIfExists(this.driver, paths.blobData(digest));
   }
 
   /**

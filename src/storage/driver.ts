@@ -55,6 +55,16 @@ export class PathNotFoundError extends Error {
   }
 }
 
+/** `getContent`, with "nothing there" as undefined; every other failure still throws. */
+export async function getContentIfExists(driver: StorageDriver, path: string): Promise<Buffer | undefined> {
+  try {
+    return await driver.getContent(path);
+  } catch (err) {
+    if (err instanceof PathNotFoundError) return undefined;
+    throw err;
+  }
+}
+
 /** writeAt was asked to write past the end of the file: the caller's idea of its size is stale. */
 export class OffsetMismatchError extends Error {
   constructor(

@@ -4,7 +4,7 @@ import { RegistryError } from '../errors/registry-error.ts';
 import { MEDIA_TYPE } from '../manifests/media-types.ts';
 import { parseManifest, type ParsedManifest } from '../manifests/validate.ts';
 import type { BlobStore } from './blob-store.ts';
-import { PathNotFoundError, type StorageDriver } from './driver.ts';
+import { getContentIfExists, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import { LinkCache } from './link-cache.ts';
@@ -69,12 +69,8 @@ export class ManifestStore {
     const cached = this.tags.get(key);
     if (cached !== undefined) return cached ?? undefined;
     const token = this.tags.readToken();
-    let digest: Digest | undefined;
-    try {
-      digest = tryParseDigest((await this.driver.getContent(paths.tagCurrentLink(repo, tag))).toString('utf8').trim());
-    } catch (err) {
-      if (!(err instanceof PathNotFoundError)) throw err;
-    }
+    const link = await getContentIfExists(this.driver, paths.tagCurrentLink(repo, tag));
+    const digest = link && tryParseDigest(link.toString('utf8').trim());
     this.tags.fill(key, digest ?? null, token);
     return digest;
   }
@@ -219,7 +215,7 @@ export class ManifestStore {
     const dir = paths.referrersDir(repo, subject);
     const found: ReferrerDescriptor[] = [];
     for (const algorithm of await this.driver.list(dir)) {
-      for (const hex of await this.driver.list(`${dir}/${algorithm}`)) {
+      for (const hex of await this.driver.list(paths.referrersOfAlgorithm(repo, subject, algorithm))) {
         const digest = tryParseDigest(`${algorithm}:${hex}`);
         if (!digest || !(await this.hasRevision(repo, digest))) continue;
         const manifest = await this.load(digest);

@@ -7,6 +7,7 @@ import type { Digest } from '../digest/digest.ts';
  *
  *   <root>/docker/registry/v2/
  *   ├── blobs/<alg>/<hex[0:2]>/<hex>/data                       content-addressed bytes
+ *   │                               /data~gc                    Quayside: a blob mid-delete (gc)
  *   └── repositories/<name>/
  *       ├── _layers/<alg>/<hex>/link                            blob linked into the repository
  *       ├── _manifests/
@@ -32,12 +33,20 @@ export const paths = {
 
   blobData: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
   blobDir: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
+  /** One algorithm's blobs, then one two-hex-digit prefix of them: what a sweep lists. */
+  blobsOfAlgorithm: (algorithm: string) => `${ROOT}/blobs/${algorithm}`,
+  blobsWithPrefix: (algorithm: string, prefix: string) => `${ROOT}/blobs/${algorithm}/${prefix}`,
+  /** Where garbage collection moves a blob's data before its last look at the links (gc/garbage-collect.ts). */
+  blobDataAside: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data~gc`,
 
   repository: (repo: string) => `${ROOT}/repositories/${repo}`,
+  /** A folder under repositories/ that may be a repository or a prefix of names ('' is the root). */
+  repositoriesUnder: (prefix: string) => (prefix === '' ? `${ROOT}/repositories` : `${ROOT}/repositories/${prefix}`),
   layerLink: (repo: string, d: Digest) => `${ROOT}/repositories/${repo}/_layers/${d.algorithm}/${d.hex}/link`,
   layerDir: (repo: string, d: Digest) => `${ROOT}/repositories/${repo}/_layers/${d.algorithm}/${d.hex}`,
 
   revisionLink: (repo: string, d: Digest) => `${ROOT}/repositories/${repo}/_manifests/revisions/${d.algorithm}/${d.hex}/link`,
+  revisionsOfAlgorithm: (repo: string, algorithm: string) => `${ROOT}/repositories/${repo}/_manifests/revisions/${algorithm}`,
   revisionDir: (repo: string, d: Digest) => `${ROOT}/repositories/${repo}/_manifests/revisions/${d.algorithm}/${d.hex}`,
   tagsDir: (repo: string) => `${ROOT}/repositories/${repo}/_manifests/tags`,
   tagDir: (repo: string, tag: string) => `${ROOT}/repositories/${repo}/_manifests/tags/${tag}`,
@@ -49,6 +58,9 @@ export const paths = {
   referrerLink: (repo: string, subject: Digest, d: Digest) =>
     `${ROOT}/repositories/${repo}/_manifests/referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}/${d.hex}/link`,
 
+  referrersOfAlgorithm: (repo: string, subject: Digest, algorithm: string) => `${ROOT}/repositories/${repo}/_manifests/referrers/${subject.algorithm}/${subject.hex}/${algorithm}`,
+
+  uploadsDir: (repo: string) => `${ROOT}/repositories/${repo}/_uploads`,
   uploadDir: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}`,
   uploadData: (repo: string, id: string) => `${ROOT}/repositories/${repo}/_uploads/${id}/data`,
   /** Where interrupted-commit.ts rebuilds `data` before renaming it in ('~tmp-': never listed, never a name). */

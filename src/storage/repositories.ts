@@ -8,8 +8,7 @@ import { paths, REPOSITORY_MARKERS } from './paths.ts';
 export async function listRepositories(driver: StorageDriver): Promise<string[]> {
   const found: string[] = [];
   const walk = async (prefix: string): Promise<void> => {
-    const dir = prefix === '' ? paths.repositoriesRoot : `${paths.repositoriesRoot}/${prefix}`;
-    const children = await driver.list(dir);
+    const children = await driver.list(paths.repositoriesUnder(prefix));
     if (prefix !== '' && children.some((c) => (REPOSITORY_MARKERS as readonly string[]).includes(c))) found.push(prefix);
     for (const child of children) {
       if (child.startsWith('_')) continue;

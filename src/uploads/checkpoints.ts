@@ -1,5 +1,5 @@
 import { paths } from '../storage/paths.ts';
-import { PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
+import { getContentIfExists, type StorageDriver } from '../storage/driver.ts';
 
 /**
  * SHA-256 checkpoints of an upload, keyed by the offset they describe
@@ -20,12 +20,7 @@ export async function listCheckpointOffsets(driver: StorageDriver, repo: string,
 }
 
 export async function readCheckpointAt(driver: StorageDriver, repo: string, id: string, offset: number): Promise<Uint8Array | undefined> {
-  try {
-    return await driver.getContent(paths.uploadHashState(repo, id, offset));
-  } catch (err) {
-    if (err instanceof PathNotFoundError) return undefined;
-    throw err;
-  }
+  return getContentIfExists(driver, paths.uploadHashState(repo, id, offset));
 }
 
 export interface Checkpoint {

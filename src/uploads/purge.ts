@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
+import { getContentIfExists, type StorageDriver } from '../storage/driver.ts';
 import { paths } from '../storage/paths.ts';
 import { listRepositories } from '../storage/repositories.ts';
 import { cancelUpload } from './session.ts';
@@ -18,7 +18,7 @@ export async function purgeStaleUploads(driver: StorageDriver, maxAgeMs: number,
   const purged: string[] = [];
   let examined = 0;
   for (const repo of await listRepositories(driver)) {
-    for (const id of await driver.list(`${paths.repository(repo)}/_uploads`)) {
+    for (const id of await driver.list(paths.uploadsDir(repo))) {
       examined++;
       const started = await startedAt(driver, repo, id);
       if (started === undefined || now - started < maxAgeMs) continue;
@@ -30,12 +30,9 @@ export async function purgeStaleUploads(driver: StorageDriver, maxAgeMs: number,
 }
 
 async function startedAt(driver: StorageDriver, repo: string, id: string): Promise<number | undefined> {
-  try {
-    const parsed = Date.parse((await driver.getContent(paths.uploadStartedAt(repo, id))).toString('utf8').trim());
-    if (!Number.isNaN(parsed)) return parsed;
-  } catch (err) {
-    if (!(err instanceof PathNotFoundError)) throw err;
-  }
+  const text = await getContentIfExists(driver, paths.uploadStartedAt(repo, id));
+  const parsed = text ? Date.parse(text.toString('utf8').trim()) : Number.NaN;
+  if (!Number.isNaN(parsed)) return parsed;
   return (await driver.stat(paths.uploadDir(repo, id)))?.modifiedAt.getTime();
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/registry-error.ts';
 import { paths } from '../storage/paths.ts';
-import { PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
+import { getContentIfExists, type StorageDriver } from '../storage/driver.ts';
 import { listCheckpointOffsets } from './checkpoints.ts';
 
 /**
@@ -61,13 +61,9 @@ export async function writeCommitRecord(driver: StorageDriver, ref: UploadRef, r
 }
 
 async function readCommitRecord(driver: StorageDriver, ref: UploadRef): Promise<CommitRecord | undefined> {
-  let text: string;
-  try {
-    text = (await driver.getContent(paths.uploadCommitting(ref.repo, ref.id))).toString('utf8');
-  } catch (err) {
-    if (err instanceof PathNotFoundError) return undefined;
-    throw err;
-  }
+  const bytes = await getContentIfExists(driver, paths.uploadCommitting(ref.repo, ref.id));
+  if (bytes === undefined) return undefined;
+  const text = bytes.toString('utf8');
   try {
     const parsed = JSON.parse(text) as Partial<CommitRecord>;
     if (typeof parsed.digest === 'string' && typeof parsed.size === 'number' && Number.isSafeInteger(parsed.size)) return { digest: parsed.digest, size: parsed.size };
