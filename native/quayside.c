@@ -1,5 +1,5 @@
 /*
- * quayside_native: the two things Quayside wants from C.
+ * quayside_native: the three things Quayside wants from C.
  *
  * 1. SHA-256 with a serializable state, over the OpenSSL that Node already links.
  *
@@ -12,6 +12,9 @@
  * 2. address_mod(bytes, m): where a typed array's memory sits modulo m. O_DIRECT writes need
  *    the buffer's address aligned to the device block; JavaScript cannot see addresses, so the
  *    batch buffers (src/uploads/batch-buffers.ts) ask here and place their views accordingly.
+ *
+ * 3. copy(...): a plain memcpy of upload body chunks into the batch buffers, which are
+ *    SharedArrayBuffers (see copy() below for why V8's own copy is not used).
  */
 #include <stdint.h>
 #define OPENSSL_SUPPRESS_DEPRECATED 1

@@ -4,7 +4,7 @@ import { decodeCheckpoint, encodeCheckpoint, type Sha256State } from './sha256-c
 
 /**
  * The native engine: OpenSSL's SHA256_Update (SHA-NI where the CPU has it) through a small N-API
- * addon (native/sha256.c), built by node-gyp at install. Its context is OpenSSL's SHA256_CTX,
+ * addon (native/quayside.c), built by node-gyp at install. Its context is OpenSSL's SHA256_CTX,
  * plain data, which we keep in a Uint8Array and translate to the shared checkpoint format:
  *
  *   offset  size  field (host byte order; x86-64 and arm64 are little-endian)

@@ -3,8 +3,8 @@
  * what the reference registry writes to `_uploads/<id>/hashstates/sha256/<offset>`
  * (distribution registry/storage/blobwriter_resumable.go, storeHashState). Using it means:
  *   - docker-registry can continue an upload Quayside started, and the other way round;
- *   - every engine (hash-wasm now, OpenSSL's SHA256_CTX later) converts to and from one format,
- *     so a checkpoint is never tied to an engine or to a build of one.
+ *   - both engines (OpenSSL's SHA256_CTX through the native addon, and hash-wasm) convert to and
+ *     from one format, so a checkpoint is never tied to an engine or to a build of one.
  *
  *   offset  size  field
  *   0       4     magic "sha\x03"

@@ -62,40 +62,49 @@ function thrownNames(): Set<string> {
 }
 
 /**
- * The codes asserted by every `expectError(reply, status, ...codes)` call in `text`: the string
- * literals among its third and later top-level arguments. Brackets are balanced and string
- * literals skipped, so `expectError(await send(url, '/v2/x', { method: 'DELETE' }), 405, 'UNSUPPORTED')`
- * yields UNSUPPORTED only.
+ * The (status, code) pairs asserted by every `expectError(reply, status, ...codes)` call in `text`:
+ * its second top-level argument when that is a number literal, with each string literal among the
+ * third and later ones. Brackets are balanced and string literals skipped, so
+ * `expectError(await send(url, '/v2/x', { method: 'DELETE' }), 405, 'UNSUPPORTED')` yields
+ * [405, UNSUPPORTED] only. A call whose status is not a literal asserts no pair.
  */
-function assertedCodes(text: string): string[] {
-  const codes: string[] = [];
+function assertedPairs(text: string): Array<readonly [number, string]> {
+  const pairs: Array<readonly [number, string]> = [];
   for (const match of text.matchAll(/\bexpectError\(/g)) {
-    const args: string[] = [];
-    let depth = 0;
-    let quote: string | undefined;
-    let argStart = (match.index ?? 0) + match[0].length;
-    for (let i = argStart; i < text.length; i++) {
-      const c = text[i] as string;
-      if (quote !== undefined) {
-        if (c === '\\') i++;
-        else if (c === quote) quote = undefined;
-      } else if (c === "'" || c === '"' || c === '`') quote = c;
-      else if (c === '(' || c === '[' || c === '{') depth++;
-      else if ((c === ')' || c === ']' || c === '}') && depth > 0) depth--;
-      else if (c === ',' && depth === 0) {
-        args.push(text.slice(argStart, i));
-        argStart = i + 1;
-      } else if (c === ')') {
-        args.push(text.slice(argStart, i));
-        break;
-      }
-    }
+    const args = topLevelArguments(text, (match.index ?? 0) + match[0].length);
+    const status = /^\s*(\d{3})\s*$/.exec(args[1] ?? '');
+    if (!status) continue;
     for (const arg of args.slice(2)) {
       const literal = /^\s*'([A-Z][A-Z_]*)'\s*$/.exec(arg);
-      if (literal) codes.push(literal[1] as string);
+      if (literal) pairs.push([Number(status[1]), literal[1] as string]);
     }
   }
-  return codes;
+  return pairs;
+}
+
+/** The top-level arguments of the call whose argument list starts at `start`, as source text. */
+function topLevelArguments(text: string, start: number): string[] {
+  const args: string[] = [];
+  let depth = 0;
+  let quote: string | undefined;
+  let argStart = start;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quote !== undefined) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === "'" || c === '"' || c === '`') quote = c;
+    else if (c === '(' || c === '[' || c === '{') depth++;
+    else if ((c === ')' || c === ']' || c === '}') && depth > 0) depth--;
+    else if (c === ',' && depth === 0) {
+      args.push(text.slice(argStart, i));
+      argStart = i + 1;
+    } else if (c === ')') {
+      args.push(text.slice(argStart, i));
+      break;
+    }
+  }
+  return args;
 }
 
 test('errorTable: every wire code is an OCI spec code, or its row says it is a distribution extra', () => {
@@ -132,15 +141,25 @@ test('errorTable: every row except the reserved ones is thrown as RegistryError(
   for (const name of RESERVED) assert.ok(!thrown.has(name), `${name} is thrown now: remove it from RESERVED`);
 });
 
-test('errorTable: every wire code src/ can send appears in an expectError(...) call under test/', () => {
+test('errorTable: every row src/ throws has a test that provokes it: an expectError(reply, <its status>, <its code>) under test/', () => {
   const thrown = thrownNames();
-  const sendable = new Set(rows.filter(([name]) => thrown.has(name)).map(([, row]) => row.code as string));
   const self = fileURLToPath(import.meta.url);
   const testFiles = tsFiles(join(ROOT, 'test')).filter((f) => f !== self);
   const asserted = new Set<string>();
   for (const file of testFiles) {
-    for (const code of assertedCodes(readFileSync(file, 'utf8'))) asserted.add(code);
+    for (const [status, code] of assertedPairs(readFileSync(file, 'utf8'))) asserted.add(`${status} ${code}`);
   }
-  const missing = [...sendable].filter((code) => !asserted.has(code) && !NOT_PROVOKABLE.includes(code)).sort();
-  assert.deepEqual(missing, [], `wire codes src/ sends that no expectError(...) in ${testFiles.length} test files asserts`);
+  const untested = rows
+    .filter(([name, row]) => thrown.has(name) && !NOT_PROVOKABLE.includes(name) && !asserted.has(`${row.status} ${row.code}`))
+    .map(([name, row]) => `${name} (${row.status} ${row.code})`);
+  assert.deepEqual(untested, [], `rows src/ throws that no expectError(reply, status, code) in ${testFiles.length} test files asserts`);
+});
+
+test('errorTable: no two rows share a status and a wire code, so a test of the pair is a test of the row', () => {
+  const seen = new Map<string, string>();
+  for (const [name, row] of rows) {
+    const pair = `${row.status} ${row.code}`;
+    assert.equal(seen.get(pair), undefined, `${name} and ${seen.get(pair)} both answer ${pair}`);
+    seen.set(pair, name);
+  }
 });
