@@ -3,6 +3,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +59,18 @@ async function exitCode(child: ChildProcess, signal: NodeJS.Signals): Promise<nu
   return code;
 }
 
+/** Whether a new TCP connection to the registry is accepted (false once its listener is closed). */
+async function acceptsConnections(base: string): Promise<boolean> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
 test('cli: SIGTERM lets an in-flight PATCH finish (202), then exits 0; a restart continues the upload', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'quayside-cli-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -82,7 +95,10 @@ test('cli: SIGTERM lets an in-flight PATCH finish (202), then exits 0; a restart
     await sleep(50);
   }
   const code = exitCode(first.child, 'SIGTERM');
-  await sleep(200);
+  // Release the body only once the signal has been handled: the listener is closed, so a new
+  // connection is refused (polled, not slept: a busy machine may take long to get there).
+  for (let i = 0; i < 200 && (await acceptsConnections(first.url)); i++) await sleep(25);
+  assert.equal(await acceptsConnections(first.url), false, 'the registry still accepts connections after SIGTERM');
   release();
   const reply = await patch;
   expectStatus(reply, 202);
