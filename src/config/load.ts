@@ -203,14 +203,15 @@ function editDistance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
-/** `http.addr`, or `REGISTRY_HTTP_ADDR (http.addr)` when the environment set it (or a section above it). */
+/** `http.addr`, or `REGISTRY_HTTP_ADDR (http.addr)` when the environment set it (or a section above it), or `redis (REGISTRY_REDIS_ADDRS)` a key below it. */
 function label(path: string, origins: Origins): string {
   const parts = path.split('.');
   for (let n = parts.length; n > 0; n--) {
     const name = origins.get(parts.slice(0, n).join('.'));
     if (name !== undefined) return `${name} (${path})`;
   }
-  return path;
+  const below = [...origins].filter(([key]) => key.startsWith(`${path}.`)).map(([, name]) => name);
+  return below.length > 0 ? `${path} (${below.join(', ')})` : path;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, origins: Origins): string {

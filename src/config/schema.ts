@@ -38,8 +38,8 @@ const requiredText = () => leaf('a non-empty string', (v) => (typeof v === 'stri
 
 const bool = () => leaf('true or false', (v) => (typeof v === 'boolean' ? v : undefined));
 
-const count = (max: number) =>
-  leaf(`a whole number from 0 to ${max}`, (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? v : undefined));
+const count = (max = Number.MAX_SAFE_INTEGER) =>
+  leaf(max === Number.MAX_SAFE_INTEGER ? 'a whole number, 0 or more' : `a whole number from 0 to ${max}`, (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? v : undefined));
 
 /** A byte count: a number, or "10GiB", "500MB"... */
 const size = () =>
@@ -137,7 +137,7 @@ export const configSchema = z.strictObject({
       /** Requests writing upload bytes at once; 0 = no limit. Beyond: 429 TOOMANYREQUESTS. */
       concurrentuploads: count(1_000_000).default(256),
       /** The most descriptors (config, layers, index entries, subject) one manifest may reference; 0 = no limit. */
-      manifestreferences: count(Number.MAX_SAFE_INTEGER).default(10_000),
+      manifestreferences: count().default(10_000),
       /** A connection silent this long is closed (ms), slow-client protection; 0 = never. */
       idletimeout: duration().default(5 * 60_000),
       /** All request headers must arrive within this (ms): slowloris protection, so never off. */

@@ -108,7 +108,7 @@ test('config keys distribution has that Quayside refuses (auth schemes, algorith
 test('config a bad YAML value is a ConfigError naming the key and the value, never a parser message', () => {
   assert.throws(() => build({ storage: { delete: { enabled: 'yes please' } } }), refused(/^storage\.delete\.enabled must be true or false, got "yes please"$/));
   assert.throws(() => build({ quayside: { workers: 1.5 } }), refused(/^quayside\.workers must be a whole number from 0 to 256, got 1\.5$/));
-  assert.throws(() => build({ quayside: { limits: { manifestreferences: -1 } } }), refused(/quayside\.limits\.manifestreferences/));
+  assert.throws(() => build({ quayside: { limits: { manifestreferences: -1 } } }), refused(/^quayside\.limits\.manifestreferences must be a whole number, 0 or more, got -1$/));
   assert.throws(() => build({ http: { addr: ['a'] } }), refused(/^http\.addr must be host:port/));
   assert.throws(() => build({ http: 'everywhere' }), refused(/^http must be a mapping$/));
   assert.throws(() => build({ storage: { delete: { enabled: 'x' } }, log: { level: 'loud' } }), refused(/log\.level must be one of error, warn, info, debug, silent, got "loud"/, /storage\.delete\.enabled/));
