@@ -28,8 +28,10 @@ function version(): string {
 }
 
 async function serve(configFile: string | undefined): Promise<void> {
-  const config = await loadConfig(configFile, process.env);
+  const warnings: string[] = [];
+  const config = await loadConfig(configFile, process.env, { onWarning: (message) => warnings.push(message) });
   const log = createLogger(config.log.level);
+  for (const message of warnings) log.warn(message);
   const registry = await createRegistry(config, { logger: log });
   let stopping = false;
   const stop = (signal: string): void => {

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { defaultConfig, LOG_LEVELS, type Config, type LogLevel } from './schema.ts';
+import { configSchema, distributionOnlyKeys, parseConfigTree, refusedDistributionKeys, selectingSections, type Config } from './schema.ts';
+import { parseGoDuration, splitAddr } from './values.ts';
 
 /** A config problem: the CLI prints it and exits 1 (never a stack trace for a typo). */
 export class ConfigError extends Error {
@@ -10,190 +12,43 @@ export class ConfigError extends Error {
   }
 }
 
+export interface LoadOptions {
+  /** Told once per key that distribution has and Quayside ignores; the CLI logs each at start. */
+  readonly onWarning?: (message: string) => void;
+}
+
 type Tree = { [key: string]: unknown };
 
 function isTree(value: unknown): value is Tree {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Which environment variable set each key (dot path), to name it in errors. */
+type Origins = Map<string, string>;
+
 /**
- * `REGISTRY_<SECTION>_<KEY>=value` overrides one key, as in distribution: REGISTRY_HTTP_ADDR sets
- * http.addr, REGISTRY_STORAGE_DELETE_ENABLED sets storage.delete.enabled. Values are YAML scalars.
+ * Builds a checked Config from a parsed YAML tree (or {}): scalar section forms expanded, env
+ * overrides applied, distribution-only keys warned about and dropped, unknown keys refused, then
+ * the schema parses what is left.
  */
-export function applyEnvOverrides(tree: Tree, env: NodeJS.ProcessEnv): Tree {
-  for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('REGISTRY_') || value === undefined) continue;
-    const keys = name.slice('REGISTRY_'.length).toLowerCase().split('_').filter(Boolean);
-    const last = keys.pop();
-    if (!last) continue;
-    let node = tree;
-    for (const key of keys) {
-      const child = node[key];
-      node = isTree(child) ? child : (node[key] = {});
-    }
-    node[last] = parseYaml(value) as unknown;
+export function buildConfig(tree: Tree, env: NodeJS.ProcessEnv = {}, options: LoadOptions = {}): Config {
+  const warn = options.onWarning ?? ((): void => undefined);
+  const merged = structuredClone(tree);
+  for (const name of Object.keys(selectingSections)) {
+    const value = merged[name];
+    if (typeof value === 'string') select(merged, name, value);
   }
-  return tree;
+  const origins: Origins = new Map();
+  applyEnvOverrides(merged, env, origins, warn);
+  checkKeys(merged, configSchema, [], origins, warn);
+  checkOneChoice(merged, origins);
+  const result = parseConfigTree(merged);
+  if (!result.ok) throw new ConfigError(result.issues.map((issue) => describeIssue(issue, origins)).join('; '));
+  return result.config;
 }
 
-function pick(tree: unknown, path: readonly string[]): unknown {
-  let node: unknown = tree;
-  for (const key of path) node = isTree(node) ? node[key] : undefined;
-  return node;
-}
-
-function stringAt(tree: Tree, path: readonly string[], fallback: string): string {
-  const value = pick(tree, path);
-  if (value === undefined || value === null) return fallback;
-  if (typeof value === 'string' || typeof value === 'number') return String(value);
-  throw new ConfigError(`${path.join('.')} must be a string`);
-}
-
-function booleanAt(tree: Tree, path: readonly string[], fallback: boolean): boolean {
-  const value = pick(tree, path);
-  if (value === undefined || value === null) return fallback;
-  if (typeof value === 'boolean') return value;
-  throw new ConfigError(`${path.join('.')} must be true or false`);
-}
-
-function optionalStringAt(tree: Tree, path: readonly string[]): string | undefined {
-  const value = pick(tree, path);
-  return value === undefined || value === null ? undefined : stringAt(tree, path, '');
-}
-
-function requiredStringAt(tree: Tree, path: readonly string[]): string {
-  const value = optionalStringAt(tree, path);
-  if (value === undefined || value === '') throw new ConfigError(`${path.join('.')} is required`);
-  return value;
-}
-
-function tlsAt(tree: Tree): Pick<Config['http'], 'tls'> {
-  if (!isTree(pick(tree, ['http', 'tls']))) return {};
-  const clientcas = pick(tree, ['http', 'tls', 'clientcas']) ?? [];
-  if (!Array.isArray(clientcas) || !clientcas.every((c) => typeof c === 'string')) throw new ConfigError('http.tls.clientcas must be a list of file paths');
-  return { tls: { certificate: requiredStringAt(tree, ['http', 'tls', 'certificate']), key: requiredStringAt(tree, ['http', 'tls', 'key']), clientcas } };
-}
-
-function authAt(tree: Tree): Config['auth'] {
-  const auth = pick(tree, ['auth']);
-  if (auth === undefined || auth === null) return {};
-  if (!isTree(auth)) throw new ConfigError('auth must be a mapping');
-  const schemes = Object.keys(auth);
-  const unknown = schemes.filter((s) => s !== 'htpasswd' && s !== 'token');
-  if (unknown.length > 0) throw new ConfigError(`auth.${unknown[0]} is not supported (htpasswd or token)`);
-  if (schemes.length > 1) throw new ConfigError('configure one auth scheme: htpasswd or token');
-  if (schemes[0] === 'htpasswd') {
-    return { htpasswd: { realm: optionalStringAt(tree, ['auth', 'htpasswd', 'realm']) ?? 'basic-realm', path: requiredStringAt(tree, ['auth', 'htpasswd', 'path']) } };
-  }
-  const at = (key: string): string[] => ['auth', 'token', key];
-  const rootcertbundle = optionalStringAt(tree, at('rootcertbundle'));
-  const jwks = optionalStringAt(tree, at('jwks'));
-  if (rootcertbundle === undefined && jwks === undefined) throw new ConfigError('auth.token needs rootcertbundle or jwks');
-  return {
-    token: {
-      realm: requiredStringAt(tree, at('realm')),
-      service: requiredStringAt(tree, at('service')),
-      issuer: requiredStringAt(tree, at('issuer')),
-      ...(rootcertbundle !== undefined ? { rootcertbundle } : {}),
-      ...(jwks !== undefined ? { jwks } : {}),
-    },
-  };
-}
-
-function countAt(tree: Tree, path: readonly string[], fallback: number, max = 256): number {
-  const value = pick(tree, path);
-  if (value === undefined || value === null) return fallback;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max) return value;
-  throw new ConfigError(`${path.join('.')} must be a whole number from 0 to ${max}`);
-}
-
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
-
-/** A byte count: a number, or "10GiB", "500MB"... */
-function sizeAt(tree: Tree, path: readonly string[], fallback: number): number {
-  const value = pick(tree, path);
-  if (value === undefined || value === null) return fallback;
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim()) : null;
-  const unit = SIZE_UNITS[(match?.[2] ?? '').toLowerCase()];
-  if (!match || unit === undefined) throw new ConfigError(`${path.join('.')} must be a size such as 10GiB or 500MB`);
-  return Math.round(Number(match[1]) * unit);
-}
-
-const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A Go duration string as distribution's config takes them ("168h", "1h30m", "90s") → ms. */
-export function parseDuration(text: string): number | undefined {
-  const parts = [...text.trim().matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text.trim()) return undefined;
-  return parts.reduce((ms, p) => ms + Number(p[1]) * (DURATION_UNITS[p[2] as string] ?? 0), 0);
-}
-
-function durationAt(tree: Tree, path: readonly string[], fallback: number): number {
-  const value = pick(tree, path);
-  if (value === undefined || value === null) return fallback;
-  const ms = typeof value === 'string' ? parseDuration(value) : undefined;
-  if (ms === undefined) throw new ConfigError(`${path.join('.')} must be a duration such as 168h, 30m or 90s`);
-  return ms;
-}
-
-function maintenanceAt(tree: Tree, d: Config['storage']['maintenance']): Config['storage']['maintenance'] {
-  const purging = ['storage', 'maintenance', 'uploadpurging'];
-  return {
-    uploadpurging: {
-      enabled: booleanAt(tree, [...purging, 'enabled'], d.uploadpurging.enabled),
-      age: durationAt(tree, [...purging, 'age'], d.uploadpurging.age),
-      interval: durationAt(tree, [...purging, 'interval'], d.uploadpurging.interval),
-      dryrun: booleanAt(tree, [...purging, 'dryrun'], d.uploadpurging.dryrun),
-    },
-    readonly: { enabled: booleanAt(tree, ['storage', 'maintenance', 'readonly', 'enabled'], d.readonly.enabled) },
-  };
-}
-
-function logLevelAt(tree: Tree, fallback: LogLevel): LogLevel {
-  const value = stringAt(tree, ['log', 'level'], fallback).toLowerCase();
-  const level = value === 'warning' ? 'warn' : value;
-  if (!LOG_LEVELS.includes(level as LogLevel)) throw new ConfigError(`log.level must be one of ${LOG_LEVELS.join(', ')}`);
-  return level as LogLevel;
-}
-
-function hashEngineAt(tree: Tree, env: NodeJS.ProcessEnv, fallback: Config['quayside']['hashengine']): Config['quayside']['hashengine'] {
-  const value = env['QUAYSIDE_HASH_ENGINE'] ?? stringAt(tree, ['quayside', 'hashengine'], fallback);
-  if (value !== 'auto' && value !== 'native' && value !== 'wasm') throw new ConfigError('quayside.hashengine (QUAYSIDE_HASH_ENGINE) must be auto, native or wasm');
-  return value;
-}
-
-/** Builds a checked Config from a parsed YAML tree (or {}), after env overrides. */
-export function buildConfig(tree: Tree, env: NodeJS.ProcessEnv = {}): Config {
-  const merged = applyEnvOverrides(structuredClone(tree), env);
-  const d = defaultConfig;
-  const config: Config = {
-    version: stringAt(merged, ['version'], d.version),
-    log: { level: logLevelAt(merged, d.log.level) },
-    http: { addr: stringAt(merged, ['http', 'addr'], d.http.addr), ...tlsAt(merged) },
-    auth: authAt(merged),
-    storage: {
-      filesystem: { rootdirectory: stringAt(merged, ['storage', 'filesystem', 'rootdirectory'], d.storage.filesystem.rootdirectory) },
-      delete: { enabled: booleanAt(merged, ['storage', 'delete', 'enabled'], d.storage.delete.enabled) },
-      maintenance: maintenanceAt(merged, d.storage.maintenance),
-    },
-    quayside: {
-      hashengine: hashEngineAt(merged, env, d.quayside.hashengine),
-      workers: countAt(merged, ['quayside', 'workers'], d.quayside.workers),
-      limits: {
-        uploadsize: sizeAt(merged, ['quayside', 'limits', 'uploadsize'], d.quayside.limits.uploadsize),
-        concurrentuploads: countAt(merged, ['quayside', 'limits', 'concurrentuploads'], d.quayside.limits.concurrentuploads, 1_000_000),
-        idletimeout: durationAt(merged, ['quayside', 'limits', 'idletimeout'], d.quayside.limits.idletimeout),
-        headertimeout: durationAt(merged, ['quayside', 'limits', 'headertimeout'], d.quayside.limits.headertimeout),
-      },
-    },
-  };
-  parseAddr(config.http.addr);
-  return config;
-}
-
-export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<Config> {
-  if (file === undefined) return buildConfig({}, env);
+export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv, options: LoadOptions = {}): Promise<Config> {
+  if (file === undefined) return buildConfig({}, env, options);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -207,14 +62,183 @@ export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEn
     throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
   }
   if (tree !== null && tree !== undefined && !isTree(tree)) throw new ConfigError(`${file} must hold a YAML mapping`);
-  return buildConfig(isTree(tree) ? tree : {}, env);
+  return buildConfig(isTree(tree) ? tree : {}, env, options);
+}
+
+/**
+ * `REGISTRY_<PATH>=value` sets the one key at that path, as in distribution (parser.go): the path
+ * is the variable's name after REGISTRY_, lower-cased, split at `_`; the value is read as YAML.
+ * Variables are applied in name order, so REGISTRY_STORAGE (a driver choice) comes before
+ * REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY. An override never wipes a subtree (issue 9): a
+ * mapping value is merged into the section, and a scalar for storage or auth selects the driver
+ * or scheme, keeping the file's parameters for that same choice and every setting beside it.
+ * That last part differs from distribution, which replaces the whole storage section.
+ * QUAYSIDE_HASH_ENGINE (the build-time switch) is the one variable outside the scheme; it wins.
+ */
+function applyEnvOverrides(tree: Tree, env: NodeJS.ProcessEnv, origins: Origins, warn: (message: string) => void): void {
+  const names = Object.keys(env).filter((name) => name.startsWith('REGISTRY_')).sort();
+  const overrides = names.map((name) => ({ name, path: name.slice('REGISTRY_'.length).toLowerCase().split('_').filter(Boolean) }));
+  if (env['QUAYSIDE_HASH_ENGINE'] !== undefined) overrides.push({ name: 'QUAYSIDE_HASH_ENGINE', path: ['quayside', 'hashengine'] });
+  const topLevel = new Set([...Object.keys(configSchema.shape), ...distributionOnlyKeys, ...Object.keys(refusedDistributionKeys)].map((key) => key.split('.')[0]));
+  for (const { name, path } of overrides) {
+    const raw = env[name];
+    const head = path[0];
+    if (raw === undefined || head === undefined) continue;
+    // Not a section of either registry: most likely a variable Kubernetes makes for a Service
+    // named "registry" (REGISTRY_PORT, REGISTRY_SERVICE_HOST). distribution ignores it with a warning.
+    if (!topLevel.has(head)) {
+      warn(`ignoring ${name}: ${head} is not a configuration section`);
+      continue;
+    }
+    const value = envValue(name, raw);
+    if (path.length === 1 && head in selectingSections && !isTree(value) && value !== null) {
+      if (typeof value !== 'string') throw new ConfigError(`${name} must name one ${head === 'storage' ? 'storage driver' : 'auth scheme'}, got ${JSON.stringify(value)}`);
+      select(tree, head, value.toLowerCase());
+      origins.set(`${head}.${value.toLowerCase()}`, name);
+      continue;
+    }
+    setAt(tree, path, value, name);
+    origins.set(path.join('.'), name);
+  }
+}
+
+function envValue(name: string, raw: string): unknown {
+  try {
+    return parseYaml(raw) as unknown;
+  } catch (err) {
+    throw new ConfigError(`${name} is not a YAML value: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** distribution: "must provide exactly one storage type" / "exactly one type" of auth. */
+function checkOneChoice(tree: Tree, origins: Origins): void {
+  for (const [section, { settings }] of Object.entries(selectingSections)) {
+    const node = tree[section];
+    const choices = isTree(node) ? Object.keys(node).filter((key) => !settings.includes(key)) : [];
+    const what = section === 'storage' ? 'storage driver' : 'auth scheme';
+    if (choices.length > 1) throw new ConfigError(`${label(section, origins)} must configure one ${what}, got ${choices.join(', ')}`);
+  }
+}
+
+/** `storage: filesystem` / REGISTRY_STORAGE=filesystem: keep that choice's parameters and the settings beside it, drop the other choices. */
+function select(tree: Tree, section: string, choice: string): void {
+  const current = tree[section];
+  const node: Tree = isTree(current) ? current : {};
+  const settings = selectingSections[section]?.settings ?? [];
+  for (const key of Object.keys(node)) if (key !== choice && !settings.includes(key)) delete node[key];
+  if (!isTree(node[choice])) node[choice] = {};
+  tree[section] = node;
+}
+
+function setAt(tree: Tree, path: readonly string[], value: unknown, name: string): void {
+  let node = tree;
+  for (const [i, key] of path.slice(0, -1).entries()) {
+    const child = node[key];
+    if (child !== undefined && child !== null && !isTree(child)) throw new ConfigError(`${name}: ${path.slice(0, i + 1).join('.')} is a value in the config file, not a section`);
+    node = isTree(child) ? child : (node[key] = {});
+  }
+  const last = path[path.length - 1] as string;
+  const target = node[last];
+  node[last] = isTree(target) && isTree(value) ? deepMerge(target, value) : value;
+}
+
+function deepMerge(into: Tree, from: Tree): Tree {
+  for (const [key, value] of Object.entries(from)) {
+    const current = into[key];
+    into[key] = isTree(current) && isTree(value) ? deepMerge(current, value) : value;
+  }
+  return into;
+}
+
+/** The object shape a schema node parses, through optional/default/prefault wrappers. */
+function shapeOf(schema: z.core.$ZodType): Readonly<Record<string, z.core.$ZodType>> | undefined {
+  if (schema instanceof z.ZodObject) return schema.shape as Record<string, z.core.$ZodType>;
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault) return shapeOf(schema.unwrap() as z.core.$ZodType);
+  return undefined;
+}
+
+/**
+ * Walks the tree beside the schema. A key distribution has and we do not implement is a warning
+ * and is dropped (a docker-registry config.yml still starts); one we refuse, or one neither
+ * registry knows (a typo), is a ConfigError with its full path. `key:` with nothing after it means
+ * an empty section for a section, the default for a value.
+ */
+function checkKeys(node: Tree, schema: z.core.$ZodType, path: readonly string[], origins: Origins, warn: (message: string) => void): void {
+  const shape = shapeOf(schema);
+  if (shape === undefined) return;
+  for (const [key, value] of Object.entries(node)) {
+    const full = [...path, key].join('.');
+    const refused = refusedDistributionKeys[full];
+    if (refused !== undefined) throw new ConfigError(`${label(full, origins)}: ${refused}`);
+    if (distributionOnlyKeys.includes(full)) {
+      warn(`${label(full, origins)} is a distribution setting Quayside does not implement; ignored`);
+      delete node[key];
+      continue;
+    }
+    const child = shape[key];
+    if (child === undefined) throw new ConfigError(`${label(full, origins)} is not a Quayside setting${didYouMean(key, path, shape)}`);
+    if (value === null) {
+      if (shapeOf(child) !== undefined) node[key] = {};
+      else delete node[key];
+    }
+    const next = node[key];
+    if (isTree(next)) checkKeys(next, child, [...path, key], origins, warn);
+  }
+}
+
+function didYouMean(key: string, path: readonly string[], shape: Readonly<Record<string, unknown>>): string {
+  const prefix = path.length > 0 ? `${path.join('.')}.` : '';
+  const siblings = [...Object.keys(shape), ...distributionOnlyKeys.filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes('.')).map((k) => k.slice(prefix.length))];
+  const best = siblings.map((s) => ({ s, d: editDistance(key, s) })).sort((a, b) => a.d - b.d)[0];
+  return best && best.d <= (key.length <= 4 ? 1 : 2) ? ` (did you mean ${prefix}${best.s}?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length] ?? 0;
+}
+
+/** `http.addr`, or `REGISTRY_HTTP_ADDR (http.addr)` when the environment set it (or a section above it), or `redis (REGISTRY_REDIS_ADDRS)` a key below it. */
+function label(path: string, origins: Origins): string {
+  const parts = path.split('.');
+  for (let n = parts.length; n > 0; n--) {
+    const name = origins.get(parts.slice(0, n).join('.'));
+    if (name !== undefined) return `${name} (${path})`;
+  }
+  const below = [...origins].filter(([key]) => key.startsWith(`${path}.`)).map(([, name]) => name);
+  return below.length > 0 ? `${path} (${below.join(', ')})` : path;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, origins: Origins): string {
+  const path = issue.path.map(String).join('.');
+  const where = path === '' ? 'the configuration' : label(path, origins);
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => `${label(path ? `${path}.${key}` : key, origins)} is not a Quayside setting`).join('; ');
+  if (issue.code === 'invalid_type' && issue.expected === 'object') {
+    const fromEnv = origins.get(path);
+    return fromEnv === undefined ? `${where} must be a mapping` : `${where} is a section, not a value: set its keys one by one (${fromEnv}_<KEY>)`;
+  }
+  const input = issue.input;
+  const got = typeof input === 'string' || typeof input === 'number' || typeof input === 'boolean' ? `, got ${JSON.stringify(input)}` : '';
+  return `${where} ${issue.message}${got}`;
 }
 
 /** `host:port`, `[v6]:port` or `:port` → listen options. */
 export function parseAddr(addr: string): { host: string | undefined; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr.trim());
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new ConfigError(`http.addr must be host:port, got ${JSON.stringify(addr)}`);
-  const host = match[1] ?? match[2];
-  return { host: host ? host : undefined, port };
+  const parts = splitAddr(addr);
+  if (parts === undefined) throw new ConfigError(`http.addr must be host:port, got ${JSON.stringify(addr)}`);
+  return parts;
+}
+
+/**
+ * A Go duration ("168h", "1h30m", "90s", or 0) → ms; undefined when it is not one, or negative
+ * (no span of time in Quayside can be).
+ */
+export function parseDuration(text: string): number | undefined {
+  const ms = parseGoDuration(text);
+  return ms !== undefined && ms >= 0 ? ms : undefined;
 }
