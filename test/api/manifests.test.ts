@@ -299,14 +299,33 @@ test('GET end-3: a blob digest is not a manifest in the repository → 404 MANIF
   expectError(await send(url, `/v2/${app}/manifests/${layer}`), 404, 'MANIFEST_UNKNOWN');
 });
 
-test('PUT/GET end-7/end-3: invalid tag in the path → 400 TAG_INVALID', async () => {
+test('PUT end-7: a tag outside the spec grammar in the path → 400 TAG_INVALID, nothing stored', async () => {
   const app = freshRepo();
   const bytes = JSON.stringify(await imageManifest(url, app));
-  for (const tag of ['-leading-dash', '.leading-dot', 'x'.repeat(129), 'a+b', 'a%20b']) {
+  for (const tag of ['-leading-dash', '.leading-dot', '.INVALID_MANIFEST_NAME', 'x'.repeat(129), 'a+b', 'a%20b']) {
     expectError(await pushManifest(url, app, tag, bytes, OCI_MANIFEST), 400, 'TAG_INVALID');
-    expectError(await send(url, `/v2/${app}/manifests/${tag}`), 400, 'TAG_INVALID');
   }
   assert.deepEqual(await tagsOf(url, app), []);
+});
+
+test('GET/HEAD end-3: a reference that is neither a tag nor a digest → 404 MANIFEST_UNKNOWN (OCI conformance ".INVALID_MANIFEST_NAME")', async () => {
+  const app = freshRepo();
+  await pushImageManifest(url, app, 'v1');
+  for (const reference of ['.INVALID_MANIFEST_NAME', '-leading-dash', 'x'.repeat(129), 'a+b', 'a%20b']) {
+    for (const method of ['GET', 'HEAD']) expectError(await send(url, `/v2/${app}/manifests/${reference}`, { method }), 404, 'MANIFEST_UNKNOWN');
+  }
+  // Also in a repository that does not exist: the same 404, never NAME_UNKNOWN or a 400.
+  expectError(await send(url, `/v2/${app}-none/manifests/.INVALID_MANIFEST_NAME`), 404, 'MANIFEST_UNKNOWN');
+});
+
+test('GET/HEAD/PUT end-3/end-7 (code-4): a reference that looks like a digest but is malformed → 400 DIGEST_INVALID', async () => {
+  const app = freshRepo();
+  const bytes = JSON.stringify(await imageManifest(url, app));
+  for (const reference of ['sha256:totallywrong', 'sha256:', 'md5:0123456789abcdef0123456789abcdef']) {
+    expectError(await send(url, `/v2/${app}/manifests/${reference}`), 400, 'DIGEST_INVALID');
+    expectError(await send(url, `/v2/${app}/manifests/${reference}`, { method: 'HEAD' }), 400, 'DIGEST_INVALID');
+    expectError(await pushManifest(url, app, reference, bytes, OCI_MANIFEST), 400, 'DIGEST_INVALID');
+  }
 });
 
 test('PUT end-7: invalid ?tag= → 400 TAG_INVALID and the manifest is not stored', async () => {
@@ -363,13 +382,16 @@ test('DELETE end-9: by digest in one repository leaves the same manifest in anot
   expectError(await send(url, `/v2/${app}/manifests/v1`), 404, 'MANIFEST_UNKNOWN');
 });
 
-test('DELETE end-9: unknown tag or digest → 404 MANIFEST_UNKNOWN; invalid reference → 400', async () => {
+test('DELETE end-9: unknown tag or digest, or a reference outside the tag grammar → 404 MANIFEST_UNKNOWN; a malformed digest → 400 DIGEST_INVALID', async () => {
   const app = freshRepo();
   await pushImageManifest(url, app, 'v1');
   expectError(await send(url, `/v2/${app}/manifests/nope`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
   expectError(await send(url, `/v2/${app}/manifests/${unknownDigest('delete')}`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
-  expectError(await send(url, `/v2/${app}/manifests/-bad`, { method: 'DELETE' }), 400, 'TAG_INVALID');
+  // As distribution (its route does not match: 404): nothing can be stored under such a name.
+  expectError(await send(url, `/v2/${app}/manifests/-bad`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
+  expectError(await send(url, `/v2/${app}/manifests/.INVALID_MANIFEST_NAME`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
   expectError(await send(url, `/v2/${app}/manifests/sha256:123`, { method: 'DELETE' }), 400, 'DIGEST_INVALID');
+  expectError(await send(url, `/v2/${app}/manifests/sha256:totallywrong`, { method: 'DELETE' }), 400, 'DIGEST_INVALID');
 });
 
 test('DELETE end-9: deletes disabled → 405 UNSUPPORTED and the manifest is untouched', async (t) => {
