@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { sha256Digest, tryParseDigest, type Digest } from '../digest/digest.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import { MEDIA_TYPE } from '../manifests/media-types.ts';
-import { parseManifest, type ParsedManifest } from '../manifests/validate.ts';
+import { parseManifest, type Descriptor, type ManifestLimits, type ParsedManifest } from '../manifests/validate.ts';
 import type { BlobStore } from './blob-store.ts';
 import { getContentIfExists, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
@@ -12,6 +12,18 @@ import { repositoryExists } from './repositories.ts';
 
 /** How long another process's tag change may go unseen here (link-cache.ts). */
 const LINK_TTL_MS = 1000;
+/** Most descriptors a pushed manifest may list (issue 9); Docker itself stops at 127 layers. */
+export const DEFAULT_MAX_REFERENCES = 10_000;
+/**
+ * Reference checks of one PUT in flight at once. Each is a few fs calls on libuv's pool (16
+ * threads, registry.ts): 8 keeps that pool busy without leaving other requests behind one PUT.
+ */
+const REFERENCE_CHECKS_IN_FLIGHT = 8;
+
+export interface ManifestStoreOptions {
+  /** A pushed manifest listing more descriptors is refused with MANIFEST_INVALID; 0 = no limit. */
+  readonly maxReferences?: number;
+}
 
 /**
  * Manifests, tags and referrers of a repository, in distribution's layout: manifest bytes are
@@ -48,10 +60,15 @@ export class ManifestStore {
    */
   private readonly linkChanges = new KeyedQueue();
 
+  private readonly limits: ManifestLimits;
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
-  ) {}
+    options: ManifestStoreOptions = {},
+  ) {
+    this.limits = { maxReferences: options.maxReferences ?? DEFAULT_MAX_REFERENCES };
+  }
 
   /** Resolves a tag or digest reference to the manifest; MANIFEST_UNKNOWN (code-7) when absent. */
   async get(repo: string, reference: Tag | Digest): Promise<StoredManifest> {
@@ -105,7 +122,7 @@ export class ManifestStore {
   async put(repo: string, reference: Tag | Digest, tags: readonly Tag[], bytes: Buffer, contentType: string | undefined): Promise<{ digest: Digest; parsed: ParsedManifest }> {
     const digest = sha256Digest(createHash('sha256').update(bytes).digest('hex'));
     if (typeof reference !== 'string') this.checkDigestReference(reference, bytes, digest);
-    const parsed = parseManifest(bytes, contentType);
+    const parsed = parseManifest(bytes, contentType, this.limits);
     await this.checkReferences(repo, parsed);
     const stored = typeof reference === 'string' || reference.algorithm === 'sha256' ? digest : reference;
 
@@ -126,25 +143,32 @@ export class ManifestStore {
   }
 
   /**
-   * Everything the manifest references must be in the repository. Each link is touched first:
-   * a garbage collection running now sees it in use and keeps the blob (gc/garbage-collect.ts;
-   * the race distribution issues #3045 and #2962 describe).
+   * Everything the manifest references must be in the repository. Each distinct digest is checked
+   * once, a few at a time (a manifest may name one blob thousands of times: issue 9). Each link is
+   * touched before it is checked: a garbage collection running now sees it in use and keeps the
+   * blob (gc/garbage-collect.ts; the race distribution issues #3045 and #2962 describe). A link
+   * that is not there to touch is a missing reference, whatever a cache says.
    */
   private async checkReferences(repo: string, parsed: ParsedManifest): Promise<void> {
-    for (const blob of parsed.blobs) {
-      // Foreign layers (urls set) live outside the registry by design (schema2 "foreign layers").
-      if (blob.urls && blob.urls.length > 0) continue;
-      await this.driver.touch(paths.layerLink(repo, blob.digest));
-      if ((await this.blobs.statInRepository(repo, blob.digest)) === undefined) {
-        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: blob.digest.value });
-      }
-    }
-    for (const child of parsed.children) {
-      await this.driver.touch(paths.revisionLink(repo, child.digest));
-      if (!(await this.hasRevision(repo, child.digest))) {
-        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: child.digest.value });
-      }
-    }
+    // Foreign layers (urls set) live outside the registry by design (schema2 "foreign layers").
+    const blobs = distinctDigests(parsed.blobs.filter((blob) => !blob.urls || blob.urls.length === 0));
+    const missingBlob = await firstFailing(blobs, REFERENCE_CHECKS_IN_FLIGHT, (digest) => this.touchBlob(repo, digest));
+    if (missingBlob) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: missingBlob.value });
+    const children = distinctDigests(parsed.children);
+    const missingChild = await firstFailing(children, REFERENCE_CHECKS_IN_FLIGHT, (digest) => this.touchRevision(repo, digest));
+    if (missingChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: missingChild.value });
+  }
+
+  /** Touches the blob's link in `repo`, then says whether the blob is there. */
+  private async touchBlob(repo: string, digest: Digest): Promise<boolean> {
+    if (!(await this.driver.touch(paths.layerLink(repo, digest)))) return false;
+    return (await this.blobs.statInRepository(repo, digest)) !== undefined;
+  }
+
+  /** Touches the manifest's revision link in `repo`, then says whether the manifest is there. */
+  private async touchRevision(repo: string, digest: Digest): Promise<boolean> {
+    if (!(await this.driver.touch(paths.revisionLink(repo, digest)))) return false;
+    return this.hasRevision(repo, digest);
   }
 
   private async tag(repo: string, tag: Tag, digest: Digest): Promise<void> {
@@ -233,6 +257,43 @@ export class ManifestStore {
     }
     return found;
   }
+}
+
+/** The digests the descriptors name, each once, in the order they first appear. */
+function distinctDigests(descriptors: readonly Descriptor[]): Digest[] {
+  const seen = new Map<string, Digest>();
+  for (const { digest } of descriptors) if (!seen.has(digest.value)) seen.set(digest.value, digest);
+  return [...seen.values()];
+}
+
+/**
+ * Runs `check` over `items` with at most `inFlight` running, and returns the first item (in
+ * list order, among those checked) for which it answered false. No new check starts once one has
+ * failed or thrown, and nothing is left running when this returns: an error is thrown only after
+ * the checks in flight have settled.
+ */
+async function firstFailing<T>(items: readonly T[], inFlight: number, check: (item: T) => Promise<boolean>): Promise<T | undefined> {
+  let next = 0;
+  let failedAt = Infinity;
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    while (!stop && next < items.length) {
+      const index = next++;
+      try {
+        if (!(await check(items[index] as T))) {
+          failedAt = Math.min(failedAt, index);
+          stop = true;
+        }
+      } catch (err) {
+        stop = true;
+        throw err;
+      }
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(inFlight, items.length) }, worker));
+  const error = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (error) throw error.reason;
+  return failedAt === Infinity ? undefined : items[failedAt];
 }
 
 /** A tag, already checked against the tag grammar (routing/names.ts). */
