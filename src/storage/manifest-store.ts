@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { sha256Digest, tryParseDigest, type Digest } from '../digest/digest.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import { MEDIA_TYPE } from '../manifests/media-types.ts';
@@ -7,11 +8,15 @@ import type { BlobStore } from './blob-store.ts';
 import { getContentIfExists, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
 import { KeyedQueue } from './keyed-queue.ts';
-import { LinkCache } from './link-cache.ts';
+import { ENTRY_OVERHEAD_BYTES, LinkCache, stringBytes } from './link-cache.ts';
 import { repositoryExists } from './repositories.ts';
 
 /** How long another process's tag change may go unseen here (link-cache.ts). */
 const LINK_TTL_MS = 1000;
+const MIB = 1024 * 1024;
+/** Memory for manifest bytes served again (GET by tag and digest, referrers). */
+const MANIFEST_CACHE_BYTES = 32 * MIB;
+const MANIFEST_CACHE_ENTRY_MAX = 1 * MIB;
 /** Most descriptors a pushed manifest may list (issue 9); Docker itself stops at 127 layers. */
 export const DEFAULT_MAX_REFERENCES = 10_000;
 /**
@@ -45,13 +50,26 @@ export interface ReferrerDescriptor {
 }
 
 export class ManifestStore {
-  /** Manifest bytes by digest: content-addressed, so a cached entry can never be stale. */
-  private readonly cache = new Map<string, StoredManifest>();
-  private static readonly CACHE_ENTRIES = 1024;
+  /**
+   * Manifest bytes by digest: content-addressed, so a cached entry can never be stale. Bounded
+   * in bytes (issue 9: 1024 entries of up to 4 MiB were 4 GiB); a manifest over
+   * MANIFEST_CACHE_ENTRY_MAX is read from storage each time rather than flush the hot ones.
+   */
+  private readonly cache = new LRUCache<string, StoredManifest>({
+    maxSize: MANIFEST_CACHE_BYTES,
+    maxEntrySize: MANIFEST_CACHE_ENTRY_MAX,
+    sizeCalculation: (manifest, key) => manifest.bytes.length + stringBytes(key) + stringBytes(manifest.mediaType) + ENTRY_OVERHEAD_BYTES,
+  });
   /** tag → digest (null: no such tag), and whether a revision is in a repository; link-cache.ts. */
-  private readonly tags = new LinkCache<Digest | null>(LINK_TTL_MS, 100_000);
-  private readonly revisions = new LinkCache<boolean>(LINK_TTL_MS, 100_000);
-  private readonly tagLists = new LinkCache<readonly string[]>(LINK_TTL_MS, 10_000);
+  private readonly tags = new LinkCache<Digest | null>({ ttlMs: LINK_TTL_MS, maxBytes: 16 * MIB, valueBytes: digestBytes });
+  private readonly revisions = new LinkCache<boolean>({ ttlMs: LINK_TTL_MS, maxBytes: 8 * MIB, valueBytes: () => 0 });
+  /** A repository's tags: one entry may be large (100 000 tags), so it gets a quarter of the budget at most. */
+  private readonly tagLists = new LinkCache<readonly string[]>({
+    ttlMs: LINK_TTL_MS,
+    maxBytes: 16 * MIB,
+    maxEntryBytes: 4 * MIB,
+    valueBytes: (tags) => tags.reduce((sum, tag) => sum + stringBytes(tag) + 8, 0),
+  });
   /**
    * Link changes per tag (`repo:tag`) and per revision (`repo@digest`) run one at a time, each
    * with its cache update: concurrent pushes of one tag leave the cache naming the link that
@@ -68,6 +86,11 @@ export class ManifestStore {
     options: ManifestStoreOptions = {},
   ) {
     this.limits = { maxReferences: options.maxReferences ?? DEFAULT_MAX_REFERENCES };
+  }
+
+  /** Bytes the manifest cache holds, as counted against its bound (tests). */
+  get cachedManifestBytes(): number {
+    return this.cache.calculatedSize;
   }
 
   /** Resolves a tag or digest reference to the manifest; MANIFEST_UNKNOWN (code-7) when absent. */
@@ -109,7 +132,6 @@ export class ManifestStore {
     const bytes = await this.blobs.read(digest);
     if (!bytes) return undefined;
     const manifest = { digest, bytes, mediaType: storedMediaType(bytes) };
-    if (this.cache.size >= ManifestStore.CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(digest.value, manifest);
     return manifest;
   }
@@ -257,6 +279,11 @@ export class ManifestStore {
     }
     return found;
   }
+}
+
+/** Bytes of a cached tag link's value: the digest's two strings, or nothing for "no such tag". */
+function digestBytes(digest: Digest | null): number {
+  return digest ? stringBytes(digest.hex) + stringBytes(digest.value) + 64 : 0;
 }
 
 /** The digests the descriptors name, each once, in the order they first appear. */
