@@ -41,6 +41,21 @@ export class BlobStore {
     return data.size;
   }
 
+  /**
+   * Size of the blob when its link in `repo` is known to exist (the caller just touched it):
+   * one stat of the data instead of two. Never from the cache: a manifest PUT must see the data
+   * as it is now, after its touch, or a blob that garbage collection removed within the cache's
+   * second would be taken as present (gc/garbage-collect.ts).
+   */
+  async statLinked(repo: string, digest: Digest): Promise<number | undefined> {
+    const key = `${repo}@${digest.value}`;
+    const token = this.linked.readToken();
+    const data = await this.driver.stat(paths.blobData(digest));
+    if (!data || data.isDirectory) return undefined;
+    this.linked.fill(key, data.size, token);
+    return data.size;
+  }
+
   /** Bytes the small-blob cache holds, as counted against its bound (tests). */
   get cachedSmallBytes(): number {
     return this.small.calculatedSize;

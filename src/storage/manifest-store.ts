@@ -181,16 +181,15 @@ export class ManifestStore {
     if (missingChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: missingChild.value });
   }
 
-  /** Touches the blob's link in `repo`, then says whether the blob is there. */
+  /** Touches the blob's link in `repo`, then says whether the blob's data is there now. */
   private async touchBlob(repo: string, digest: Digest): Promise<boolean> {
     if (!(await this.driver.touch(paths.layerLink(repo, digest)))) return false;
-    return (await this.blobs.statInRepository(repo, digest)) !== undefined;
+    return (await this.blobs.statLinked(repo, digest)) !== undefined;
   }
 
-  /** Touches the manifest's revision link in `repo`, then says whether the manifest is there. */
-  private async touchRevision(repo: string, digest: Digest): Promise<boolean> {
-    if (!(await this.driver.touch(paths.revisionLink(repo, digest)))) return false;
-    return this.hasRevision(repo, digest);
+  /** Touches the manifest's revision link in `repo`: touched is there (what hasRevision asks of storage). */
+  private touchRevision(repo: string, digest: Digest): Promise<boolean> {
+    return this.driver.touch(paths.revisionLink(repo, digest));
   }
 
   private async tag(repo: string, tag: Tag, digest: Digest): Promise<void> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { stat, utimes } from 'node:fs/promises';
+import { rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { expectError, expectHeader, expectStatus, type Reply } from '../helpers/assertions.ts';
@@ -475,4 +475,15 @@ test('PUT end-7 (code-5): many distinct references, one missing in the middle â†
   // The first missing in document order is named, however the checks ran.
   assert.equal(readJson<{ errors: [{ detail: { digest: string } }] }>(reply).errors[0].detail.digest, missing);
   expectError(await send(url, `/v2/${app}/manifests/gap`), 404, 'MANIFEST_UNKNOWN');
+});
+
+test('PUT end-7 (code-5): a layer whose data vanished from storage (another process, GC) â†’ 400 MANIFEST_BLOB_UNKNOWN, even right after a read cached it', async () => {
+  const app = freshRepo();
+  const manifest = await imageManifest(url, app, { layers: ['about to vanish'] });
+  const layer = (manifest['layers'] as Descriptor[])[0] as Descriptor;
+  expectStatus(await send(url, `/v2/${app}/blobs/${layer.digest}`, { method: 'HEAD' }), 200); // fills the link cache
+  await rm(join(root, paths.blobData(parseDigest(layer.digest))));
+  const reply = await pushManifest(url, app, 'vanished', JSON.stringify(manifest), OCI_MANIFEST);
+  expectError(reply, 400, 'MANIFEST_BLOB_UNKNOWN');
+  assert.equal(readJson<{ errors: [{ detail: { digest: string } }] }>(reply).errors[0].detail.digest, layer.digest);
 });
