@@ -4,7 +4,7 @@ import { readBounded } from '../http/request-body.ts';
 import { sendBytes, sendEmpty } from '../http/respond.ts';
 import type { Handler } from '../http/context.ts';
 import { isValidTag } from '../routing/names.ts';
-import { parseReference, requireDeleteEnabled, requireParam } from './references.ts';
+import { parseLookupReference, parsePushReference, requireDeleteEnabled, requireParam } from './references.ts';
 
 /** Manifests up to this size are accepted; the spec asks registries to take at least 4 MiB. */
 export const MANIFEST_LIMIT = 4 * 1024 * 1024;
@@ -13,7 +13,7 @@ const MAX_TAGS_PER_PUT = 100;
 
 /** end-3 (GET/HEAD by tag or digest): the stored bytes, with their digest and media type. */
 export const getManifest: Handler = async ({ req, res, params, services }) => {
-  const reference = parseReference(requireParam(params.reference, 'reference'));
+  const reference = parseLookupReference(params.name, requireParam(params.reference, 'reference'));
   const manifest = await services.manifests.get(params.name, reference);
   sendBytes(req, res, 200, manifest.bytes, {
     [HEADER.contentType]: manifest.mediaType,
@@ -28,7 +28,7 @@ export const getManifest: Handler = async ({ req, res, params, services }) => {
  * registry indexed the referrer.
  */
 export const putManifest: Handler = async ({ req, res, params, query, services }) => {
-  const reference = parseReference(requireParam(params.reference, 'reference'));
+  const reference = parsePushReference(requireParam(params.reference, 'reference'));
   const tags = query.getAll('tag');
   if (tags.length > MAX_TAGS_PER_PUT) throw new RegistryError('TAG_INVALID', { reason: `at most ${MAX_TAGS_PER_PUT} ?tag= per PUT`, tags: tags.length });
   for (const tag of tags) {
@@ -46,7 +46,7 @@ export const putManifest: Handler = async ({ req, res, params, query, services }
 /** end-9: DELETE by digest removes the manifest and its tags; by tag removes the tag only. */
 export const deleteManifest: Handler = async ({ res, params, services }) => {
   requireDeleteEnabled(services);
-  const reference = parseReference(requireParam(params.reference, 'reference'));
+  const reference = parseLookupReference(params.name, requireParam(params.reference, 'reference'));
   if (typeof reference === 'string') await services.manifests.deleteTag(params.name, reference);
   else await services.manifests.deleteRevision(params.name, reference);
   sendEmpty(res, 202);

@@ -100,7 +100,29 @@ function resolveMediaType(json: Json, contentType: string | undefined): string {
   return mediaType;
 }
 
-export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ParsedManifest {
+/** Limits on a manifest being pushed; a stored manifest is read back without them. */
+export interface ManifestLimits {
+  /** Most descriptors (config and layers, or an index's manifests) it may list; 0 = no limit. */
+  readonly maxReferences: number;
+}
+
+export const NO_LIMITS: ManifestLimits = { maxReferences: 0 };
+
+/**
+ * Refuses a manifest that lists more than `maxReferences` descriptors, before any is parsed or
+ * looked up: every one costs a check against storage on PUT (issue 9: 25 000 layers took over 5 s
+ * on a busy machine). Descriptors are counted, not distinct digests, so the rule a client sees does
+ * not depend on how often it repeats a blob; foreign layers count too (they are listed all the same).
+ */
+function checkReferenceCount(listed: unknown, extra: number, limits: ManifestLimits): void {
+  if (limits.maxReferences === 0 || !Array.isArray(listed)) return;
+  const references = listed.length + extra;
+  if (references > limits.maxReferences) {
+    invalid(`manifest lists ${references} descriptors; this registry accepts at most ${limits.maxReferences} (quayside.limits.manifestreferences)`, { references, limit: limits.maxReferences });
+  }
+}
+
+export function parseManifest(bytes: Uint8Array, contentType: string | undefined, limits: ManifestLimits = NO_LIMITS): ParsedManifest {
   const json = parseJson(bytes);
   if (json['schemaVersion'] !== 2) invalid('schemaVersion must be 2');
   const mediaType = resolveMediaType(json, contentType);
@@ -111,9 +133,11 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   if (artifactType !== undefined && typeof artifactType !== 'string') invalid('artifactType must be a string');
 
   if (kind === 'index') {
+    checkReferenceCount(json['manifests'], 0, limits);
     const children = parseDescriptors(json['manifests'], 'manifests');
     return { mediaType, kind, blobs: [], children, subject, artifactType, annotations };
   }
+  checkReferenceCount(json['layers'], 1, limits);
   const config = parseDescriptor(json['config'], 'config');
   const layers = parseDescriptors(json['layers'], 'layers');
   return { mediaType, kind, blobs: [config, ...layers], children: [], subject, artifactType: artifactType ?? config.mediaType, annotations };

@@ -1,14 +1,16 @@
 import type { Readable } from 'node:stream';
+import { LRUCache } from 'lru-cache';
 import type { Digest } from '../digest/digest.ts';
 import { getContentIfExists, PathNotFoundError, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
-import { LinkCache } from './link-cache.ts';
+import { ENTRY_OVERHEAD_BYTES, LinkCache, stringBytes } from './link-cache.ts';
 
 /** How long another process's unlink may go unseen here (link-cache.ts). */
 const LINK_TTL_MS = 1000;
 /** Blobs up to this size are served from memory once read (configs, small layers, signatures). */
 export const SMALL_BLOB_MAX = 64 * 1024;
-const SMALL_CACHE_BYTES = 32 * 1024 * 1024;
+const MIB = 1024 * 1024;
+const SMALL_CACHE_BYTES = 32 * MIB;
 
 /**
  * Content-addressed blobs and their links into repositories. A blob is visible in a repository
@@ -17,10 +19,13 @@ const SMALL_CACHE_BYTES = 32 * 1024 * 1024;
  */
 export class BlobStore {
   /** repo@digest → size of a blob linked there (found ones only; link-cache.ts). */
-  private readonly linked = new LinkCache<number>(LINK_TTL_MS, 100_000);
-  /** Bytes of small blobs (configs, small layers): content-addressed, so never stale. */
-  private readonly small = new Map<string, Buffer>();
-  private smallBytes = 0;
+  private readonly linked = new LinkCache<number>({ ttlMs: LINK_TTL_MS, maxBytes: 16 * MIB, valueBytes: () => 0 });
+  /** Bytes of small blobs (configs, small layers): content-addressed, so never stale; least recently used go first. */
+  private readonly small = new LRUCache<string, Buffer>({
+    maxSize: SMALL_CACHE_BYTES,
+    maxEntrySize: SMALL_BLOB_MAX + 1024,
+    sizeCalculation: (bytes, key) => bytes.length + stringBytes(key) + ENTRY_OVERHEAD_BYTES,
+  });
 
   constructor(private readonly driver: StorageDriver) {}
 
@@ -36,23 +41,33 @@ export class BlobStore {
     return data.size;
   }
 
+  /**
+   * Size of the blob when its link in `repo` is known to exist (the caller just touched it):
+   * one stat of the data instead of two. Never from the cache: a manifest PUT must see the data
+   * as it is now, after its touch, or a blob that garbage collection removed within the cache's
+   * second would be taken as present (gc/garbage-collect.ts).
+   */
+  async statLinked(repo: string, digest: Digest): Promise<number | undefined> {
+    const key = `${repo}@${digest.value}`;
+    const token = this.linked.readToken();
+    const data = await this.driver.stat(paths.blobData(digest));
+    if (!data || data.isDirectory) return undefined;
+    this.linked.fill(key, data.size, token);
+    return data.size;
+  }
+
+  /** Bytes the small-blob cache holds, as counted against its bound (tests). */
+  get cachedSmallBytes(): number {
+    return this.small.calculatedSize;
+  }
+
   /** The whole content of a blob of at most SMALL_BLOB_MAX bytes, from memory when it can. */
   async readSmall(digest: Digest): Promise<Buffer | undefined> {
     const cached = this.small.get(digest.value);
-    if (cached) {
-      this.small.delete(digest.value); // refresh its place: least recently used goes first
-      this.small.set(digest.value, cached);
-      return cached;
-    }
+    if (cached) return cached;
     const bytes = await this.read(digest);
     if (!bytes || bytes.length > SMALL_BLOB_MAX) return bytes;
     this.small.set(digest.value, bytes);
-    this.smallBytes += bytes.length;
-    for (const [key, value] of this.small) {
-      if (this.smallBytes <= SMALL_CACHE_BYTES) break;
-      this.small.delete(key);
-      this.smallBytes -= value.length;
-    }
     return bytes;
   }
 

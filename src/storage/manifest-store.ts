@@ -1,17 +1,34 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { sha256Digest, tryParseDigest, type Digest } from '../digest/digest.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import { MEDIA_TYPE } from '../manifests/media-types.ts';
-import { parseManifest, type ParsedManifest } from '../manifests/validate.ts';
+import { parseManifest, type Descriptor, type ManifestLimits, type ParsedManifest } from '../manifests/validate.ts';
 import type { BlobStore } from './blob-store.ts';
 import { getContentIfExists, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
 import { KeyedQueue } from './keyed-queue.ts';
-import { LinkCache } from './link-cache.ts';
+import { ENTRY_OVERHEAD_BYTES, LinkCache, stringBytes } from './link-cache.ts';
 import { repositoryExists } from './repositories.ts';
 
 /** How long another process's tag change may go unseen here (link-cache.ts). */
 const LINK_TTL_MS = 1000;
+const MIB = 1024 * 1024;
+/** Memory for manifest bytes served again (GET by tag and digest, referrers). */
+const MANIFEST_CACHE_BYTES = 32 * MIB;
+const MANIFEST_CACHE_ENTRY_MAX = 1 * MIB;
+/** Most descriptors a pushed manifest may list (issue 9); Docker itself stops at 127 layers. */
+export const DEFAULT_MAX_REFERENCES = 10_000;
+/**
+ * Reference checks of one PUT in flight at once. Each is a few fs calls on libuv's pool (16
+ * threads, registry.ts): 8 keeps that pool busy without leaving other requests behind one PUT.
+ */
+const REFERENCE_CHECKS_IN_FLIGHT = 8;
+
+export interface ManifestStoreOptions {
+  /** A pushed manifest listing more descriptors is refused with MANIFEST_INVALID; 0 = no limit. */
+  readonly maxReferences?: number;
+}
 
 /**
  * Manifests, tags and referrers of a repository, in distribution's layout: manifest bytes are
@@ -33,13 +50,26 @@ export interface ReferrerDescriptor {
 }
 
 export class ManifestStore {
-  /** Manifest bytes by digest: content-addressed, so a cached entry can never be stale. */
-  private readonly cache = new Map<string, StoredManifest>();
-  private static readonly CACHE_ENTRIES = 1024;
+  /**
+   * Manifest bytes by digest: content-addressed, so a cached entry can never be stale. Bounded
+   * in bytes (issue 9: 1024 entries of up to 4 MiB were 4 GiB); a manifest over
+   * MANIFEST_CACHE_ENTRY_MAX is read from storage each time rather than flush the hot ones.
+   */
+  private readonly cache = new LRUCache<string, StoredManifest>({
+    maxSize: MANIFEST_CACHE_BYTES,
+    maxEntrySize: MANIFEST_CACHE_ENTRY_MAX,
+    sizeCalculation: (manifest, key) => manifest.bytes.length + stringBytes(key) + stringBytes(manifest.mediaType) + ENTRY_OVERHEAD_BYTES,
+  });
   /** tag → digest (null: no such tag), and whether a revision is in a repository; link-cache.ts. */
-  private readonly tags = new LinkCache<Digest | null>(LINK_TTL_MS, 100_000);
-  private readonly revisions = new LinkCache<boolean>(LINK_TTL_MS, 100_000);
-  private readonly tagLists = new LinkCache<readonly string[]>(LINK_TTL_MS, 10_000);
+  private readonly tags = new LinkCache<Digest | null>({ ttlMs: LINK_TTL_MS, maxBytes: 16 * MIB, valueBytes: digestBytes });
+  private readonly revisions = new LinkCache<boolean>({ ttlMs: LINK_TTL_MS, maxBytes: 8 * MIB, valueBytes: () => 0 });
+  /** A repository's tags: one entry may be large (100 000 tags), so it gets a quarter of the budget at most. */
+  private readonly tagLists = new LinkCache<readonly string[]>({
+    ttlMs: LINK_TTL_MS,
+    maxBytes: 16 * MIB,
+    maxEntryBytes: 4 * MIB,
+    valueBytes: (tags) => tags.reduce((sum, tag) => sum + stringBytes(tag) + 8, 0),
+  });
   /**
    * Link changes per tag (`repo:tag`) and per revision (`repo@digest`) run one at a time, each
    * with its cache update: concurrent pushes of one tag leave the cache naming the link that
@@ -48,10 +78,20 @@ export class ManifestStore {
    */
   private readonly linkChanges = new KeyedQueue();
 
+  private readonly limits: ManifestLimits;
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
-  ) {}
+    options: ManifestStoreOptions = {},
+  ) {
+    this.limits = { maxReferences: options.maxReferences ?? DEFAULT_MAX_REFERENCES };
+  }
+
+  /** Bytes the manifest cache holds, as counted against its bound (tests). */
+  get cachedManifestBytes(): number {
+    return this.cache.calculatedSize;
+  }
 
   /** Resolves a tag or digest reference to the manifest; MANIFEST_UNKNOWN (code-7) when absent. */
   async get(repo: string, reference: Tag | Digest): Promise<StoredManifest> {
@@ -92,7 +132,6 @@ export class ManifestStore {
     const bytes = await this.blobs.read(digest);
     if (!bytes) return undefined;
     const manifest = { digest, bytes, mediaType: storedMediaType(bytes) };
-    if (this.cache.size >= ManifestStore.CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(digest.value, manifest);
     return manifest;
   }
@@ -105,7 +144,7 @@ export class ManifestStore {
   async put(repo: string, reference: Tag | Digest, tags: readonly Tag[], bytes: Buffer, contentType: string | undefined): Promise<{ digest: Digest; parsed: ParsedManifest }> {
     const digest = sha256Digest(createHash('sha256').update(bytes).digest('hex'));
     if (typeof reference !== 'string') this.checkDigestReference(reference, bytes, digest);
-    const parsed = parseManifest(bytes, contentType);
+    const parsed = parseManifest(bytes, contentType, this.limits);
     await this.checkReferences(repo, parsed);
     const stored = typeof reference === 'string' || reference.algorithm === 'sha256' ? digest : reference;
 
@@ -126,25 +165,31 @@ export class ManifestStore {
   }
 
   /**
-   * Everything the manifest references must be in the repository. Each link is touched first:
-   * a garbage collection running now sees it in use and keeps the blob (gc/garbage-collect.ts;
-   * the race distribution issues #3045 and #2962 describe).
+   * Everything the manifest references must be in the repository. Each distinct digest is checked
+   * once, a few at a time (a manifest may name one blob thousands of times: issue 9). Each link is
+   * touched before it is checked: a garbage collection running now sees it in use and keeps the
+   * blob (gc/garbage-collect.ts; the race distribution issues #3045 and #2962 describe). A link
+   * that is not there to touch is a missing reference, whatever a cache says.
    */
   private async checkReferences(repo: string, parsed: ParsedManifest): Promise<void> {
-    for (const blob of parsed.blobs) {
-      // Foreign layers (urls set) live outside the registry by design (schema2 "foreign layers").
-      if (blob.urls && blob.urls.length > 0) continue;
-      await this.driver.touch(paths.layerLink(repo, blob.digest));
-      if ((await this.blobs.statInRepository(repo, blob.digest)) === undefined) {
-        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: blob.digest.value });
-      }
-    }
-    for (const child of parsed.children) {
-      await this.driver.touch(paths.revisionLink(repo, child.digest));
-      if (!(await this.hasRevision(repo, child.digest))) {
-        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: child.digest.value });
-      }
-    }
+    // Foreign layers (urls set) live outside the registry by design (schema2 "foreign layers").
+    const blobs = distinctDigests(parsed.blobs.filter((blob) => !blob.urls || blob.urls.length === 0));
+    const missingBlob = await firstFailing(blobs, REFERENCE_CHECKS_IN_FLIGHT, (digest) => this.touchBlob(repo, digest));
+    if (missingBlob) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: missingBlob.value });
+    const children = distinctDigests(parsed.children);
+    const missingChild = await firstFailing(children, REFERENCE_CHECKS_IN_FLIGHT, (digest) => this.touchRevision(repo, digest));
+    if (missingChild) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { digest: missingChild.value });
+  }
+
+  /** Touches the blob's link in `repo`, then says whether the blob's data is there now. */
+  private async touchBlob(repo: string, digest: Digest): Promise<boolean> {
+    if (!(await this.driver.touch(paths.layerLink(repo, digest)))) return false;
+    return (await this.blobs.statLinked(repo, digest)) !== undefined;
+  }
+
+  /** Touches the manifest's revision link in `repo`: touched is there (what hasRevision asks of storage). */
+  private touchRevision(repo: string, digest: Digest): Promise<boolean> {
+    return this.driver.touch(paths.revisionLink(repo, digest));
   }
 
   private async tag(repo: string, tag: Tag, digest: Digest): Promise<void> {
@@ -233,6 +278,48 @@ export class ManifestStore {
     }
     return found;
   }
+}
+
+/** Bytes of a cached tag link's value: the digest's two strings, or nothing for "no such tag". */
+function digestBytes(digest: Digest | null): number {
+  return digest ? stringBytes(digest.hex) + stringBytes(digest.value) + 64 : 0;
+}
+
+/** The digests the descriptors name, each once, in the order they first appear. */
+function distinctDigests(descriptors: readonly Descriptor[]): Digest[] {
+  const seen = new Map<string, Digest>();
+  for (const { digest } of descriptors) if (!seen.has(digest.value)) seen.set(digest.value, digest);
+  return [...seen.values()];
+}
+
+/**
+ * Runs `check` over `items` with at most `inFlight` running, and returns the first item (in
+ * list order, among those checked) for which it answered false. No new check starts once one has
+ * failed or thrown, and nothing is left running when this returns: an error is thrown only after
+ * the checks in flight have settled.
+ */
+async function firstFailing<T>(items: readonly T[], inFlight: number, check: (item: T) => Promise<boolean>): Promise<T | undefined> {
+  let next = 0;
+  let failedAt = Infinity;
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    while (!stop && next < items.length) {
+      const index = next++;
+      try {
+        if (!(await check(items[index] as T))) {
+          failedAt = Math.min(failedAt, index);
+          stop = true;
+        }
+      } catch (err) {
+        stop = true;
+        throw err;
+      }
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(inFlight, items.length) }, worker));
+  const error = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (error) throw error.reason;
+  return failedAt === Infinity ? undefined : items[failedAt];
 }
 
 /** A tag, already checked against the tag grammar (routing/names.ts). */

@@ -130,12 +130,13 @@ test('bad input: path traversal in <name> → 400 NAME_INVALID (and in ?from= of
   for (const [method, path] of rows) expectError(await call(method, path), 400, 'NAME_INVALID');
 });
 
-test('bad input: path traversal in <reference> → 400 TAG_INVALID, or DIGEST_INVALID when it has a ":"', async () => {
+test('bad input: path traversal in <reference> → PUT 400 TAG_INVALID, GET/HEAD/DELETE 404 MANIFEST_UNKNOWN, or DIGEST_INVALID when it has a ":"', async () => {
   const tags = ['..', '.', '%2e%2e', '..%2F..%2Fetc%2Fpasswd', '%2e%2e%2f%2e%2e', '..%5C..%5Cx', 'a%2F..', 'a%00b'];
   for (const method of ['GET', 'HEAD', 'PUT', 'DELETE']) {
     for (const reference of tags) {
       const reply = await call(method, `/v2/app/manifests/${reference}`, method === 'PUT' ? { body: present.bytes, headers: { 'content-type': OCI_MANIFEST } } : {});
-      expectError(reply, 400, 'TAG_INVALID');
+      if (method === 'PUT') expectError(reply, 400, 'TAG_INVALID');
+      else expectError(reply, 404, 'MANIFEST_UNKNOWN');
     }
     for (const reference of ['sha256:..%2F..', `sha256:..%2F${HEX64.slice(3)}`, 'sha256%3A..%2F..']) {
       expectError(await call(method, `/v2/app/manifests/${reference}`), 400, 'DIGEST_INVALID');
@@ -227,9 +228,9 @@ test('bad input (code-4): unsupported algorithms, wrong lengths, upper-case hex 
   expectError(await call('GET', `/v2/app/manifests/${HEX64}`), 404, 'MANIFEST_UNKNOWN');
 });
 
-test('bad input: invalid tags → 400 TAG_INVALID', async () => {
+test('bad input: invalid tags → PUT 400 TAG_INVALID; GET 404 MANIFEST_UNKNOWN (nothing can be stored there)', async () => {
   for (const tag of ['-dash', '.dot', 'x'.repeat(129), 'a+b', 'a%20b', '%C3%A4', 'a%2Fb', 'a@b']) {
-    expectError(await call('GET', `/v2/app/manifests/${tag}`), 400, 'TAG_INVALID');
+    expectError(await call('GET', `/v2/app/manifests/${tag}`), 404, 'MANIFEST_UNKNOWN');
     expectError(await call('PUT', `/v2/app/manifests/${tag}`, { body: present.bytes, headers: { 'content-type': OCI_MANIFEST } }), 400, 'TAG_INVALID');
     expectError(await call('PUT', `/v2/app/manifests/v1?tag=${tag}`, { body: present.bytes, headers: { 'content-type': OCI_MANIFEST } }), 400, 'TAG_INVALID');
   }
@@ -274,8 +275,9 @@ test('bad input: paths that are no endpoint → 404 UNSUPPORTED; a wrong method 
   for (const path of ['/v2/app/tags/list/', '/v2/app/tags', '/v2/app/unknown', '/v2/app', '/v2', '/v2/_catalog/', '/v3/', '/']) {
     expectError(await call('GET', path), 404, 'UNSUPPORTED');
   }
-  // An empty <reference> or <digest> is routed, and refused by its grammar.
-  expectError(await call('GET', '/v2/app/manifests/'), 400, 'TAG_INVALID');
+  // An empty <reference> or <digest> is routed, and refused by its grammar (no tag is empty: unknown).
+  expectError(await call('GET', '/v2/app/manifests/'), 404, 'MANIFEST_UNKNOWN');
+  expectError(await call('PUT', '/v2/app/manifests/', { body: present.bytes, headers: { 'content-type': OCI_MANIFEST } }), 400, 'TAG_INVALID');
   expectError(await call('GET', '/v2/app/blobs/'), 400, 'DIGEST_INVALID');
   expectError(await call('GET', '/v2/app/referrers/'), 400, 'DIGEST_INVALID');
   const wrongMethods: Array<[string, string]> = [

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { rm, stat, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { expectError, expectHeader, expectStatus, type Reply } from '../helpers/assertions.ts';
 import {
@@ -12,16 +14,19 @@ import {
   putManifestBytes,
   readJson,
   unknownDigest,
+  type Descriptor,
   type PushedManifest,
 } from '../helpers/manifest-fixtures.ts';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, pushManifest, send, sha256 } from '../helpers/oci-client.ts';
 import { startRegistry } from '../helpers/registry.ts';
+import { parseDigest } from '../../src/digest/digest.ts';
+import { paths } from '../../src/storage/paths.ts';
 
 const MIB = 1024 * 1024;
 
 // One registry for the file (a worker pool costs ~300 ms to start); every test pushes to its own
 // repository, so no test sees another's manifests or tags.
-const { url } = await startRegistry({ after });
+const { url, root } = await startRegistry({ after });
 let repoCount = 0;
 function freshRepo(): string {
   repoCount += 1;
@@ -299,14 +304,33 @@ test('GET end-3: a blob digest is not a manifest in the repository → 404 MANIF
   expectError(await send(url, `/v2/${app}/manifests/${layer}`), 404, 'MANIFEST_UNKNOWN');
 });
 
-test('PUT/GET end-7/end-3: invalid tag in the path → 400 TAG_INVALID', async () => {
+test('PUT end-7: a tag outside the spec grammar in the path → 400 TAG_INVALID, nothing stored', async () => {
   const app = freshRepo();
   const bytes = JSON.stringify(await imageManifest(url, app));
-  for (const tag of ['-leading-dash', '.leading-dot', 'x'.repeat(129), 'a+b', 'a%20b']) {
+  for (const tag of ['-leading-dash', '.leading-dot', '.INVALID_MANIFEST_NAME', 'x'.repeat(129), 'a+b', 'a%20b']) {
     expectError(await pushManifest(url, app, tag, bytes, OCI_MANIFEST), 400, 'TAG_INVALID');
-    expectError(await send(url, `/v2/${app}/manifests/${tag}`), 400, 'TAG_INVALID');
   }
   assert.deepEqual(await tagsOf(url, app), []);
+});
+
+test('GET/HEAD end-3: a reference that is neither a tag nor a digest → 404 MANIFEST_UNKNOWN (OCI conformance ".INVALID_MANIFEST_NAME")', async () => {
+  const app = freshRepo();
+  await pushImageManifest(url, app, 'v1');
+  for (const reference of ['.INVALID_MANIFEST_NAME', '-leading-dash', 'x'.repeat(129), 'a+b', 'a%20b']) {
+    for (const method of ['GET', 'HEAD']) expectError(await send(url, `/v2/${app}/manifests/${reference}`, { method }), 404, 'MANIFEST_UNKNOWN');
+  }
+  // Also in a repository that does not exist: the same 404, never NAME_UNKNOWN or a 400.
+  expectError(await send(url, `/v2/${app}-none/manifests/.INVALID_MANIFEST_NAME`), 404, 'MANIFEST_UNKNOWN');
+});
+
+test('GET/HEAD/PUT end-3/end-7 (code-4): a reference that looks like a digest but is malformed → 400 DIGEST_INVALID', async () => {
+  const app = freshRepo();
+  const bytes = JSON.stringify(await imageManifest(url, app));
+  for (const reference of ['sha256:totallywrong', 'sha256:', 'md5:0123456789abcdef0123456789abcdef']) {
+    expectError(await send(url, `/v2/${app}/manifests/${reference}`), 400, 'DIGEST_INVALID');
+    expectError(await send(url, `/v2/${app}/manifests/${reference}`, { method: 'HEAD' }), 400, 'DIGEST_INVALID');
+    expectError(await pushManifest(url, app, reference, bytes, OCI_MANIFEST), 400, 'DIGEST_INVALID');
+  }
 });
 
 test('PUT end-7: invalid ?tag= → 400 TAG_INVALID and the manifest is not stored', async () => {
@@ -363,13 +387,16 @@ test('DELETE end-9: by digest in one repository leaves the same manifest in anot
   expectError(await send(url, `/v2/${app}/manifests/v1`), 404, 'MANIFEST_UNKNOWN');
 });
 
-test('DELETE end-9: unknown tag or digest → 404 MANIFEST_UNKNOWN; invalid reference → 400', async () => {
+test('DELETE end-9: unknown tag or digest, or a reference outside the tag grammar → 404 MANIFEST_UNKNOWN; a malformed digest → 400 DIGEST_INVALID', async () => {
   const app = freshRepo();
   await pushImageManifest(url, app, 'v1');
   expectError(await send(url, `/v2/${app}/manifests/nope`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
   expectError(await send(url, `/v2/${app}/manifests/${unknownDigest('delete')}`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
-  expectError(await send(url, `/v2/${app}/manifests/-bad`, { method: 'DELETE' }), 400, 'TAG_INVALID');
+  // As distribution (its route does not match: 404): nothing can be stored under such a name.
+  expectError(await send(url, `/v2/${app}/manifests/-bad`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
+  expectError(await send(url, `/v2/${app}/manifests/.INVALID_MANIFEST_NAME`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
   expectError(await send(url, `/v2/${app}/manifests/sha256:123`, { method: 'DELETE' }), 400, 'DIGEST_INVALID');
+  expectError(await send(url, `/v2/${app}/manifests/sha256:totallywrong`, { method: 'DELETE' }), 400, 'DIGEST_INVALID');
 });
 
 test('DELETE end-9: deletes disabled → 405 UNSUPPORTED and the manifest is untouched', async (t) => {
@@ -393,4 +420,70 @@ test('PUT end-7: a Docker schema 2 manifest or list without mediaType → 400 MA
   // OCI makes the field a SHOULD: the same body as an OCI manifest is fine and served as one.
   expectStatus(await pushManifest(url, repo, 'oci', body, OCI_MANIFEST), 201);
   expectHeader(await send(url, `/v2/${repo}/manifests/oci`), 'content-type', OCI_MANIFEST);
+});
+
+/** When a link was last written or touched (gc/garbage-collect.ts reads the same), after setting it an hour back. */
+async function agedLink(repo: string, digest: string): Promise<() => Promise<number>> {
+  const link = join(root, paths.layerLink(repo, parseDigest(digest)));
+  const anHourAgo = new Date(Date.now() - 3_600_000);
+  await utimes(link, anHourAgo, anHourAgo);
+  return async () => (await stat(link)).mtimeMs;
+}
+
+test('PUT end-7 (code-6): more than 10 000 descriptors (manifests.maxReferences) → 400 MANIFEST_INVALID with the count, before any storage work', async () => {
+  const app = freshRepo();
+  const manifest = await imageManifest(url, app, { layers: ['shared layer'] });
+  const layer = (manifest['layers'] as Descriptor[])[0] as Descriptor;
+  const mtime = await agedLink(app, layer.digest);
+  const untouched = await mtime();
+  // config + 10 000 layers, the last of them never pushed: the count is refused, not the blob.
+  const layers = [...Array.from({ length: 9_999 }, () => layer), { mediaType: OCI_LAYER, digest: unknownDigest('over the limit'), size: 1 }];
+  const reply = await pushManifest(url, app, 'over', JSON.stringify({ ...manifest, layers }), OCI_MANIFEST);
+  expectError(reply, 400, 'MANIFEST_INVALID');
+  const detail = readJson<{ errors: [{ detail: { references: number; limit: number; reason: string } }] }>(reply).errors[0].detail;
+  assert.deepEqual([detail.references, detail.limit], [10_001, 10_000]);
+  assert.match(detail.reason, /10001 descriptors.*at most 10000/);
+  assert.equal(await mtime(), untouched, 'a refused manifest touched the links of what it references');
+  expectError(await send(url, `/v2/${app}/manifests/over`), 404, 'MANIFEST_UNKNOWN');
+
+  // An index counts its manifests the same way.
+  const child = await pushImageManifest(url, app, 'child');
+  const index = indexManifest(Array.from({ length: 10_001 }, () => child.descriptor));
+  expectError(await pushManifest(url, app, 'over-index', JSON.stringify(index), OCI_INDEX), 400, 'MANIFEST_INVALID');
+});
+
+test('PUT end-7: 10 000 descriptors, at the limit, naming one blob thousands of times → 201; the link is touched (GC keeps it) and the manifest served', async () => {
+  const app = freshRepo();
+  const manifest = await imageManifest(url, app, { layers: ['repeated layer'] });
+  const layer = (manifest['layers'] as Descriptor[])[0] as Descriptor;
+  const mtime = await agedLink(app, layer.digest);
+  const aged = await mtime();
+  const bytes = Buffer.from(JSON.stringify({ ...manifest, layers: Array.from({ length: 9_999 }, () => layer) }));
+  const pushed = await putManifestBytes(url, app, 'at-limit', bytes, OCI_MANIFEST);
+  assert.ok((await mtime()) > aged, 'the PUT did not touch the link of the layer it references');
+  await expectServed(url, app, 'at-limit', pushed);
+});
+
+test('PUT end-7 (code-5): many distinct references, one missing in the middle → 400 MANIFEST_BLOB_UNKNOWN naming it; nothing stored', async () => {
+  const app = freshRepo();
+  const manifest = await imageManifest(url, app, { layers: Array.from({ length: 40 }, (_, i) => `distinct layer ${i}`) });
+  const layers = [...(manifest['layers'] as Descriptor[])];
+  const missing = unknownDigest(`missing among many ${app}`);
+  layers.splice(17, 0, { mediaType: OCI_LAYER, digest: missing, size: 3 }, { mediaType: OCI_LAYER, digest: unknownDigest(`second missing ${app}`), size: 3 });
+  const reply = await pushManifest(url, app, 'gap', JSON.stringify({ ...manifest, layers }), OCI_MANIFEST);
+  expectError(reply, 400, 'MANIFEST_BLOB_UNKNOWN');
+  // The first missing in document order is named, however the checks ran.
+  assert.equal(readJson<{ errors: [{ detail: { digest: string } }] }>(reply).errors[0].detail.digest, missing);
+  expectError(await send(url, `/v2/${app}/manifests/gap`), 404, 'MANIFEST_UNKNOWN');
+});
+
+test('PUT end-7 (code-5): a layer whose data vanished from storage (another process, GC) → 400 MANIFEST_BLOB_UNKNOWN, even right after a read cached it', async () => {
+  const app = freshRepo();
+  const manifest = await imageManifest(url, app, { layers: ['about to vanish'] });
+  const layer = (manifest['layers'] as Descriptor[])[0] as Descriptor;
+  expectStatus(await send(url, `/v2/${app}/blobs/${layer.digest}`, { method: 'HEAD' }), 200); // fills the link cache
+  await rm(join(root, paths.blobData(parseDigest(layer.digest))));
+  const reply = await pushManifest(url, app, 'vanished', JSON.stringify(manifest), OCI_MANIFEST);
+  expectError(reply, 400, 'MANIFEST_BLOB_UNKNOWN');
+  assert.equal(readJson<{ errors: [{ detail: { digest: string } }] }>(reply).errors[0].detail.digest, layer.digest);
 });

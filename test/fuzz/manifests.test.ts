@@ -19,6 +19,9 @@ const { url, tally } = await startFuzzRegistry('manifests');
 const REPO = 'app';
 /** The spec's floor for manifest size (spec "Pushing Manifests"), and Quayside's limit. */
 const LIMIT = 4 * 1024 * 1024;
+/** Quayside's default manifests.maxReferences (storage/manifest-store.ts). */
+const MAX_REFERENCES = 10_000;
+const TOO_MANY = [[400, 'MANIFEST_INVALID']] as const;
 
 async function blobDescriptor(bytes: string, mediaType: string): Promise<Descriptor> {
   return { mediaType, digest: await pushBlobMonolithic(url, REPO, bytes), size: Buffer.byteLength(bytes) };
@@ -375,18 +378,25 @@ const EXTREMES: readonly Extreme[] = [
     // In a field no one reads the manifest is valid; a parser that gives up on depth may refuse it instead.
     { label: `${depth} nested arrays in an unknown field`, build: () => Buffer.from(`${JSON.stringify(baseImage()).slice(0, -1)},"x-deep":${nested(depth, '[', ']')}}`), contentType: OCI_MANIFEST, expect: [[201, ''], [400, 'MANIFEST_INVALID']] },
   ]),
-  ...[1_000, 25_000].flatMap((count): Extreme[] => [
-    { label: `${count} layers, all present`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), layers: Array.from({ length: count }, (_, i) => toJson(layers[i % layers.length] as Descriptor)) })), contentType: OCI_MANIFEST, expect: [[201, '']] },
-    { label: `${count} layers, the last unknown`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), layers: [...Array.from({ length: count - 1 }, () => toJson(layers[0] as Descriptor)), { mediaType: OCI_LAYER, digest: sha256(`unknown ${count}`), size: 1 }] })), contentType: OCI_MANIFEST, expect: [[400, 'MANIFEST_BLOB_UNKNOWN']] },
-    { label: `${count} index children`, build: () => Buffer.from(JSON.stringify({ ...baseIndex(), manifests: Array.from({ length: count }, (_, i) => toJson(children[i % children.length] as Descriptor)) })), contentType: OCI_INDEX, expect: [[201, '']] },
-    { label: `${count} foreign layers`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), layers: Array.from({ length: count }, (_, i) => ({ mediaType: OCI_LAYER, digest: sha256(`foreign ${i}`), size: i, urls: ['https://example.com/x'] })) })), contentType: OCI_MANIFEST, expect: [[201, '']] },
-    { label: `${count} annotations`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), annotations: Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, `v${i}`])) })), contentType: OCI_MANIFEST, expect: [[201, '']] },
-    { label: `${count} layers of the wrong type`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), layers: Array.from({ length: count }, () => 'x') })), contentType: OCI_MANIFEST, expect: [[400, 'MANIFEST_INVALID']] },
-    { label: `${count} layers pointing at manifests, not blobs`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), layers: Array.from({ length: count }, () => toJson(children[0] as Descriptor)) })), contentType: OCI_MANIFEST, expect: [[201, ''], [400, 'MANIFEST_BLOB_UNKNOWN']] },
-  ]),
+  // Counts below, at and above manifests.maxReferences (descriptors: an image's config + layers,
+  // an index's manifests). Above it the count is refused before any reference is looked at.
+  ...[1_000, MAX_REFERENCES - 1, MAX_REFERENCES, 25_000].flatMap((count): Extreme[] => {
+    const image = (accepted: ReadonlyArray<readonly [number, string]>) => (count + 1 > MAX_REFERENCES ? TOO_MANY : accepted);
+    const index = (accepted: ReadonlyArray<readonly [number, string]>) => (count > MAX_REFERENCES ? TOO_MANY : accepted);
+    return [
+      { label: `${count} layers, all present`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), layers: Array.from({ length: count }, (_, i) => toJson(layers[i % layers.length] as Descriptor)) })), contentType: OCI_MANIFEST, expect: image([[201, '']]) },
+      { label: `${count} layers, the last unknown`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), layers: [...Array.from({ length: count - 1 }, () => toJson(layers[0] as Descriptor)), { mediaType: OCI_LAYER, digest: sha256(`unknown ${count}`), size: 1 }] })), contentType: OCI_MANIFEST, expect: image([[400, 'MANIFEST_BLOB_UNKNOWN']]) },
+      { label: `${count} index children`, build: () => Buffer.from(JSON.stringify({ ...baseIndex(), manifests: Array.from({ length: count }, (_, i) => toJson(children[i % children.length] as Descriptor)) })), contentType: OCI_INDEX, expect: index([[201, '']]) },
+      { label: `${count} foreign layers`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), layers: Array.from({ length: count }, (_, i) => ({ mediaType: OCI_LAYER, digest: sha256(`foreign ${i}`), size: i, urls: ['https://example.com/x'] })) })), contentType: OCI_MANIFEST, expect: image([[201, '']]) },
+      // Annotations are no references: no limit but the body's size.
+      { label: `${count} annotations`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), annotations: Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, `v${i}`])) })), contentType: OCI_MANIFEST, expect: [[201, '']] },
+      { label: `${count} layers of the wrong type`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), layers: Array.from({ length: count }, () => 'x') })), contentType: OCI_MANIFEST, expect: [[400, 'MANIFEST_INVALID']] },
+      { label: `${count} layers pointing at manifests, not blobs`, build: () => Buffer.from(JSON.stringify({ ...baseImage(), layers: Array.from({ length: count }, () => toJson(children[0] as Descriptor)) })), contentType: OCI_MANIFEST, expect: image([[201, ''], [400, 'MANIFEST_BLOB_UNKNOWN']]) },
+    ];
+  }),
 ];
 
-test('fuzz manifests: size limits, deep nesting and huge arrays → an answer in time, the right status, and a live server', async () => {
+test('fuzz manifests: size limits, deep nesting, huge arrays and the reference limit → an answer, the right status, and a live server', async () => {
   for (const [i, c] of EXTREMES.entries()) {
     tally.input('extremes');
     const body = c.build();

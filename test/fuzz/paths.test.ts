@@ -101,7 +101,7 @@ test('fuzz paths (code-8): a name outside the spec grammar → 400 NAME_INVALID 
   await expectAlive(url, tally);
 });
 
-test('fuzz paths: a manifest <reference> is a spec tag, an addressable digest, or a 400 with the code of what it tried to be', async () => {
+test('fuzz paths: a manifest <reference> is a spec tag, an addressable digest, or a 400 with the code of what it tried to be (a lookup of a non-tag: 404 MANIFEST_UNKNOWN)', async () => {
   const reference = fc.oneof(validTag, nearMissTag, anyDigest, fc.constantFrom(present.digest, present.digest.toUpperCase(), `sha512:${'ab'.repeat(64)}`)).filter(noSlash);
   const input = fc.record({ method: fc.constantFrom('GET', 'HEAD', 'PUT', 'DELETE'), reference });
   await checkProperty(tally, 'references', input, 200, async ({ method, reference: raw }) => {
@@ -113,7 +113,11 @@ test('fuzz paths: a manifest <reference> is a spec tag, an addressable digest, o
       if (!isAddressableDigest(ref)) expectOutcome(reply, 400, 'DIGEST_INVALID', `${why} is no addressable digest`);
       else if (method === 'PUT' && ref !== present.digest) expectOutcome(reply, 400, 'DIGEST_INVALID', `${why} is not the body's digest`);
       else assert.ok([200, 201, 202, 404].includes(reply.status), `${why}\n${describe(reply)}`);
-    } else if (!isSpecTag(ref)) expectOutcome(reply, 400, 'TAG_INVALID', `${why} is no spec tag`);
+    } else if (!isSpecTag(ref)) {
+      // Only a PUT is refused; a lookup of a name nothing can be stored under is unknown (OCI conformance).
+      if (method === 'PUT') expectOutcome(reply, 400, 'TAG_INVALID', `${why} is no spec tag`);
+      else expectOutcome(reply, 404, 'MANIFEST_UNKNOWN', `${why} is no spec tag`);
+    }
     else assert.ok([200, 201, 202, 404].includes(reply.status), `${why} is a spec tag\n${describe(reply)}`);
   });
   await expectAlive(url, tally);
