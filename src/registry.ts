@@ -54,7 +54,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     config,
     driver,
     blobs,
-    manifests: new ManifestStore(driver, blobs),
+    manifests: new ManifestStore(driver, blobs, { maxReferences: config.quayside.limits.manifestreferences }),
     auth: createAuthenticator(config),
     uploadGate: new UploadGate(config.quayside.limits.concurrentuploads),
     uploads: { driver, engine, pool, locks, blobs, buffers: new BatchBuffers(pipeline.batchSize, BATCH_BUFFERS), options: pipeline },

@@ -487,3 +487,13 @@ test('PUT end-7 (code-5): a layer whose data vanished from storage (another proc
   expectError(reply, 400, 'MANIFEST_BLOB_UNKNOWN');
   assert.equal(readJson<{ errors: [{ detail: { digest: string } }] }>(reply).errors[0].detail.digest, layer.digest);
 });
+
+test('PUT end-7 (code-6): quayside.limits.manifestreferences from the config sets the limit (3 here: config + 3 layers → 400, config + 2 → 201)', async (t) => {
+  const small = await startRegistry(t, { config: { limits: { manifestreferences: 3 } } });
+  const manifest = await imageManifest(small.url, 'limited/app', { layers: ['one', 'two', 'three'] });
+  const refused = await pushManifest(small.url, 'limited/app', 'v3', JSON.stringify(manifest), OCI_MANIFEST);
+  expectError(refused, 400, 'MANIFEST_INVALID');
+  assert.equal(readJson<{ errors: [{ detail: { limit: number } }] }>(refused).errors[0].detail.limit, 3);
+  const fewer = { ...manifest, layers: (manifest['layers'] as Descriptor[]).slice(0, 2) };
+  expectStatus(await pushManifest(small.url, 'limited/app', 'v2', JSON.stringify(fewer), OCI_MANIFEST), 201);
+});
