@@ -8,7 +8,7 @@ import { toRegistryError } from '../errors/to-registry-error.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../routing/router.ts';
-import type { Services } from './context.ts';
+import type { Services } from '../services.ts';
 import { API_VERSION, HEADER } from './headers.ts';
 import { sendError } from './respond.ts';
 
