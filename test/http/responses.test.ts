@@ -83,3 +83,21 @@ test('request log: at warn, requests answered without a server error log nothing
   expectError(await send(url, '/v2/r/app/manifests/nope'), 404, 'MANIFEST_UNKNOWN');
   assert.deepEqual(lines, []);
 });
+
+test('tags end-8a: the whole-list answer follows every tag push and delete at once, and each repository gets its own name', async (t) => {
+  const { url } = await startRegistry(t);
+  const tagsOf = async (repo: string): Promise<unknown> => {
+    const reply = await send(url, `/v2/${repo}/tags/list`);
+    expectStatus(reply, 200);
+    return JSON.parse(reply.body.toString());
+  };
+  await pushImage(url, 'r/one', 'a');
+  await pushImage(url, 'r/two', 'a');
+  assert.deepEqual(await tagsOf('r/one'), { name: 'r/one', tags: ['a'] });
+  assert.deepEqual(await tagsOf('r/two'), { name: 'r/two', tags: ['a'] });
+  await pushImage(url, 'r/one', 'b');
+  assert.deepEqual(await tagsOf('r/one'), { name: 'r/one', tags: ['a', 'b'] });
+  expectStatus(await send(url, '/v2/r/one/manifests/a', { method: 'DELETE' }), 202);
+  assert.deepEqual(await tagsOf('r/one'), { name: 'r/one', tags: ['b'] });
+  assert.deepEqual(await tagsOf('r/two'), { name: 'r/two', tags: ['a'] });
+});
