@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Makes sure the real peers the client and compat tests run against are installed:
 #   skopeo           (Debian package skopeo)           test/clients/skopeo.test.ts
-#   docker-registry  (Debian package docker-registry)  test/compat/side-by-side.test.ts
-# Tests call this through test/helpers/peers.ts (ensureTools); people don't need to.
+#   docker-registry  (Debian package docker-registry)  test/compat/side-by-side.test.ts, benches
+#   wrk              (Debian package wrk)              bench/load (npm run bench:load)
+# Tests call this through test/helpers/peers.ts (ensureTools), benches through bench/lib/targets.ts;
+# people don't need to. Arguments name the tools wanted (each is also its Debian package); none =
+# what the tests need (skopeo docker-registry), so a bench-only tool never stands in a test's way.
 #
-# Idempotent and silent when both are present. When one is missing: as root, apt-get update (once)
-# and install both; not as root, print how to install and exit 1 (the tests then skip).
+# Idempotent and silent when all are present. When one is missing: as root, apt-get update (once)
+# and install them all; not as root, print how to install and exit 1 (the tests then skip).
 #
 # The Debian docker-registry package starts a service on :5000 when it is installed (its
 # postinst runs invoke-rc.d / deb-systemd-invoke). That would take the port `npm start` uses, so
@@ -13,13 +16,23 @@
 # started anyway is stopped and disabled afterwards. Only the binary is used, with our own config.
 set -euo pipefail
 
-PACKAGES=(skopeo docker-registry)
+if [ "$#" -gt 0 ]; then PACKAGES=("$@"); else PACKAGES=(skopeo docker-registry); fi
+for tool in "${PACKAGES[@]}"; do
+  case "$tool" in
+    skopeo | docker-registry | wrk) ;;
+    *) echo "ensure-tools: unknown tool $tool (known: skopeo docker-registry wrk)" >&2; exit 2 ;;
+  esac
+done
 INSTALL_HINT="sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${PACKAGES[*]}"
 
 missing() {
   local out=()
-  command -v skopeo >/dev/null 2>&1 || out+=(skopeo)
-  [ -x /usr/bin/docker-registry ] || out+=(docker-registry)
+  for tool in "${PACKAGES[@]}"; do
+    case "$tool" in
+      skopeo) command -v skopeo >/dev/null 2>&1 || out+=(skopeo) ;;
+      *) [ -x "/usr/bin/$tool" ] || out+=("$tool") ;;
+    esac
+  done
   echo "${out[*]}"
 }
 
@@ -32,7 +45,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-tools: missing $(missing) and no apt-get (a Debian or Ubuntu machine is expected)." >&2
-  echo "  Install skopeo and docker-registry (distribution 2.8, binary /usr/bin/docker-registry) by hand." >&2
+  echo "  Install skopeo, docker-registry (distribution 2.8, binary /usr/bin/docker-registry) and wrk by hand." >&2
   exit 1
 fi
 

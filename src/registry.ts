@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { Config } from './config/schema.ts';
 import { parseAddr } from './config/load.ts';
 import { createHttpServer } from './http/server.ts';
-import type { Services } from './http/context.ts';
+import type { Services } from './services.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createRouter } from './routing/router.ts';
 import { BlobStore } from './storage/blob-store.ts';

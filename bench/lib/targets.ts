@@ -1,10 +1,12 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WRK_BIN } from '../load/wrk.ts';
 
 /**
  * Benchmark targets: Quayside (from the build, as it ships) and docker-registry (Debian's
@@ -13,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * whole process (all threads).
  */
 export interface Target {
-  readonly name: 'quayside' | 'docker-registry';
+  readonly name: 'quayside' | 'docker-registry' | 'node:http ceiling';
   readonly url: string;
   readonly root: string;
   /** user + system CPU seconds of the server process so far. */
@@ -119,18 +121,27 @@ export async function startQuayside(options: QuaysideOptions): Promise<Target> {
 export const DOCKER_REGISTRY_BIN = '/usr/bin/docker-registry';
 
 /**
- * Whether docker-registry can run here. When it is missing, scripts/ensure-tools.sh installs it
- * (Debian's package; needs root), as the tests do: a benchmark on a fresh machine compares.
+ * Whether `bin` is installed. When it is missing, scripts/ensure-tools.sh installs it (Debian's
+ * package; needs root), as the tests do: a benchmark on a fresh machine compares.
  */
-export async function dockerRegistryAvailable(): Promise<boolean> {
-  if (existsSync(DOCKER_REGISTRY_BIN)) return true;
+async function toolAvailable(tool: 'docker-registry' | 'wrk', bin: string): Promise<boolean> {
+  if (existsSync(bin)) return true;
   const script = new URL('../../scripts/ensure-tools.sh', import.meta.url).pathname;
-  console.log('docker-registry is not installed: running scripts/ensure-tools.sh');
-  await new Promise<void>((resolve) => execFile('bash', [script], (err, _out, stderr) => {
-    if (err) console.log(`scripts/ensure-tools.sh failed, benchmarking Quayside alone:\n${stderr.trim()}`);
+  console.log(`${bin} is not installed: running scripts/ensure-tools.sh`);
+  await new Promise<void>((resolve) => execFile('bash', [script, tool], (err, _out, stderr) => {
+    if (err) console.log(`scripts/ensure-tools.sh failed:\n${stderr.trim()}`);
     resolve();
   }));
-  return existsSync(DOCKER_REGISTRY_BIN);
+  return existsSync(bin);
+}
+
+export function dockerRegistryAvailable(): Promise<boolean> {
+  return toolAvailable('docker-registry', DOCKER_REGISTRY_BIN);
+}
+
+/** wrk (bench/load/wrk.ts), the load client of the small-read rows. */
+export function wrkAvailable(): Promise<boolean> {
+  return toolAvailable('wrk', WRK_BIN);
 }
 
 /** docker-registry with Debian's default settings (in-memory blob descriptor cache), deletes on. */
@@ -164,4 +175,50 @@ export async function startDockerRegistry(options: { root: string }): Promise<Ta
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url, child);
   return processStats(child, 'docker-registry', url, options.root);
+}
+
+/** An answer as the ceiling server replays it (bench/lib/ceiling-server.ts). */
+export interface RecordedAnswer {
+  readonly path: string;
+  readonly status: number;
+  /** Lower-case names, as sent; without Date, Connection and Keep-Alive, which node adds itself. */
+  readonly headers: Record<string, string>;
+  /** base64 */
+  readonly body: string;
+}
+
+const NODE_ADDS = new Set(['date', 'connection', 'keep-alive']);
+
+/** What `target` answers to GET `path`: status, headers and body, byte for byte. */
+export function recordAnswer(target: Target, path: string, headers: Readonly<Record<string, string>>): Promise<RecordedAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${target.url}${path}`, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const recorded: Record<string, string> = {};
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) {
+          const name = (res.rawHeaders[i] as string).toLowerCase();
+          if (!NODE_ADDS.has(name)) recorded[name] = res.rawHeaders[i + 1] as string;
+        }
+        resolve({ path, status: res.statusCode ?? 0, headers: recorded, body: Buffer.concat(chunks).toString('base64') });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The bare node:http server replaying `answers` (bench/lib/ceiling-server.ts), a child process like the others. */
+export async function startCeiling(options: { root: string; answers: readonly RecordedAnswer[] }): Promise<Target> {
+  await mkdir(options.root, { recursive: true });
+  const file = join(options.root, 'answers.json');
+  await writeFile(file, JSON.stringify(options.answers));
+  const port = await freePort();
+  const script = join(repoRoot, 'bench', 'lib', 'ceiling-server.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', script, file, String(port)], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, child);
+  return processStats(child, 'node:http ceiling', url, options.root);
 }

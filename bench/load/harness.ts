@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { round, type Row } from '../lib/report.ts';
 import type { Target } from '../lib/targets.ts';
 import type { Content } from './seed.ts';
+import type { WrkRequest } from './wrk.ts';
 
 /**
  * What the load scenarios share: one autocannon run against one target, with a warmup, CPU of
@@ -30,6 +31,8 @@ export interface Prepared {
   /** Completed operations since the last reset. */
   operations(): number;
   reset(): void;
+  /** The same request for wrk, when it is one plain GET (wrk does not drive chains or HEAD). */
+  readonly wrk?: WrkRequest;
   /** Checks after the measured run (e.g. that pushed blobs exist); throws on a wrong answer. */
   after?(): Promise<void>;
 }
@@ -64,8 +67,11 @@ export function simpleRun(request: autocannon.Request, expected: Expected, optio
       else wrong++;
     },
   };
+  const wrk: WrkRequest | undefined =
+    request.method === 'GET' && request.path !== undefined ? { method: 'GET', path: request.path, headers: plainHeaders(request.headers) } : undefined;
   return {
     options: { ...options, requests: [checked] },
+    ...(wrk ? { wrk } : {}),
     requestsPerOp: 1,
     errors: () => wrong,
     operations: () => ok,
@@ -74,6 +80,12 @@ export function simpleRun(request: autocannon.Request, expected: Expected, optio
       ok = 0;
     },
   };
+}
+
+function plainHeaders(headers: autocannon.Request['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) if (typeof value === 'string') out[name] = value;
+  return out;
 }
 
 /** A response header, whatever case the server sent it in (autocannon passes raw names). */

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import { parseDigest } from '../digest/digest.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import { HEADER, parseBlobRange } from '../http/headers.ts';
@@ -15,31 +16,33 @@ export const getBlob: Handler = async ({ req, res, params, services }) => {
   const size = await services.blobs.statInRepository(params.name, digest);
   if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
 
-  const common = {
+  const range = parseBlobRange(req.headers.range, size);
+  if (range.kind === 'unsatisfiable') {
+    res.setHeader(HEADER.contentRange, `bytes */${size}`);
+    throw new RegistryError('BLOB_RANGE_INVALID', { size, range: req.headers.range });
+  }
+  const partial = range.kind === 'range';
+  const start = partial ? range.range.start : 0;
+  const end = partial ? range.range.end : size - 1;
+  const headers: OutgoingHttpHeaders = {
     [HEADER.contentType]: BLOB_CONTENT_TYPE,
     [HEADER.contentDigest]: digest.value,
     [HEADER.etag]: `"${digest.value}"`,
     [HEADER.acceptRanges]: 'bytes',
     'cache-control': 'max-age=31536000',
   };
-  const range = parseBlobRange(req.headers.range, size);
-  if (range.kind === 'unsatisfiable') {
-    res.setHeader(HEADER.contentRange, `bytes */${size}`);
-    throw new RegistryError('BLOB_RANGE_INVALID', { size, range: req.headers.range });
-  }
-  const start = range.kind === 'range' ? range.range.start : 0;
-  const end = range.kind === 'range' ? range.range.end : size - 1;
-  const status = range.kind === 'range' ? 206 : 200;
-  const headers = { ...common, ...(status === 206 ? { [HEADER.contentRange]: `bytes ${start}-${end}/${size}` } : {}) };
+  if (partial) headers[HEADER.contentRange] = `bytes ${start}-${end}/${size}`;
+  const status = partial ? 206 : 200;
   if (size <= SMALL_BLOB_MAX) {
     const bytes = size === 0 ? Buffer.alloc(0) : await services.blobs.readSmall(digest);
     if (!bytes) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
-    sendBytes(req, res, status, bytes.subarray(start, end + 1), headers);
+    sendBytes(req, res, status, partial ? bytes.subarray(start, end + 1) : bytes, headers);
     return;
   }
   const body = await services.blobs.open(digest, start, end);
   if (!body) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
-  await sendStream(req, res, status, { ...headers, [HEADER.contentLength]: String(end - start + 1) }, body);
+  headers[HEADER.contentLength] = String(end - start + 1);
+  await sendStream(req, res, status, headers, body);
 };
 
 /** end-10: unlinks the blob from the repository (its bytes go at garbage collection). */

@@ -1,6 +1,6 @@
 import { looksLikeDigest, parseDigest, type Digest } from '../digest/digest.ts';
 import { RegistryError } from '../errors/registry-error.ts';
-import type { Services } from '../http/context.ts';
+import type { Services } from '../services.ts';
 import { isValidTag } from '../routing/names.ts';
 
 const TAG_GRAMMAR = '[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}';

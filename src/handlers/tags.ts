@@ -1,15 +1,36 @@
 import { RegistryError } from '../errors/registry-error.ts';
 import { HEADER } from '../http/headers.ts';
-import { sendJson } from '../http/respond.ts';
+import { sendBytes, sendJson } from '../http/respond.ts';
 import type { Handler } from '../http/context.ts';
 import { nextLink, paginate, readPageSize } from './pagination.ts';
+
+/**
+ * The whole-list answer (no `n`, no `last`) serialised once per tag list the store hands out:
+ * the store's list is a read-only snapshot, the same array until a tag changes or its cache
+ * entry expires, so its JSON cannot go stale. Pollers of a tag list then cost what a manifest GET
+ * does (issue 9: the JSON of 50 tags was ~10 % of the request).
+ */
+const wholeListBodies = new WeakMap<readonly string[], { readonly name: string; readonly body: Buffer }>();
+
+function wholeListBody(name: string, tags: readonly string[]): Buffer {
+  const known = wholeListBodies.get(tags);
+  if (known?.name === name) return known.body;
+  const body = Buffer.from(JSON.stringify({ name, tags }));
+  wholeListBodies.set(tags, { name, body });
+  return body;
+}
 
 /** end-8a / end-8b: GET /v2/<name>/tags/list?n=&last= ; NAME_UNKNOWN (code-9) for no such repository. */
 export const getTags: Handler = async ({ req, res, params, query, services }) => {
   const n = readPageSize(query, undefined);
   const tags = await services.manifests.tagsOf(params.name);
   if (!tags) throw new RegistryError('NAME_UNKNOWN', { name: params.name });
-  const page = paginate(tags, n, query.get('last'));
+  const last = query.get('last');
+  if (n === undefined && last === null) {
+    sendBytes(req, res, 200, wholeListBody(params.name, tags), { [HEADER.contentType]: 'application/json' });
+    return;
+  }
+  const page = paginate(tags, n, last);
   const link = page.next === undefined || n === undefined ? {} : { [HEADER.link]: nextLink(`/v2/${params.name}/tags/list`, n, page.next) };
   sendJson(req, res, 200, { name: params.name, tags: page.items }, link);
 };

@@ -1,0 +1,23 @@
+import type { Config } from './config/schema.ts';
+import type { BlobStore } from './storage/blob-store.ts';
+import type { StorageDriver } from './storage/driver.ts';
+import type { ManifestStore } from './storage/manifest-store.ts';
+import type { CommitDeps } from './uploads/commit.ts';
+import type { Authenticator } from './auth/authenticator.ts';
+import type { UploadGate } from './uploads/upload-gate.ts';
+
+/**
+ * The dependency container the composition root (registry.ts) builds and every handler receives:
+ * the stores and the upload pipeline, never the fs directly. It belongs to the root, not to
+ * http/, which only carries it to the handlers (issue 9).
+ */
+export interface Services {
+  readonly config: Config;
+  readonly driver: StorageDriver;
+  readonly blobs: BlobStore;
+  readonly manifests: ManifestStore;
+  readonly uploads: CommitDeps;
+  readonly uploadGate: UploadGate;
+  /** Set when `auth` is configured. */
+  readonly auth: Authenticator | undefined;
+}
