@@ -25,13 +25,18 @@ const CACHED_OUTCOMES = 10_000;
 /** Leaves the event loop a core on small machines, and most of libuv's pool to fs calls. */
 const COMPARES_IN_FLIGHT = Math.max(1, Math.min(2, availableParallelism() - 1));
 const COMPARES_QUEUED = 32;
+/**
+ * A check whose client disconnected while it waited: a flood that gives up would otherwise leave
+ * its whole queue of compares to run for nobody, ahead of the next clients.
+ */
+const ABANDONED = Symbol('abandoned');
 
 export class HtpasswdAuthenticator implements Authenticator {
   private readonly users: ReadonlyMap<string, string>;
   private readonly verified = new LRUCache<string, true>({ max: CACHED_OUTCOMES, ttl: OUTCOME_TTL_MS });
   private readonly refused = new LRUCache<string, true>({ max: CACHED_OUTCOMES, ttl: OUTCOME_TTL_MS });
   /** Checks under way, so concurrent requests with the same credentials share one compare. */
-  private readonly pending = new Map<string, Promise<boolean>>();
+  private readonly pending = new Map<string, Promise<boolean | typeof ABANDONED>>();
   private readonly compares = new CompareQueue(COMPARES_IN_FLIGHT, COMPARES_QUEUED);
 
   constructor(
@@ -43,7 +48,8 @@ export class HtpasswdAuthenticator implements Authenticator {
 
   async authorize(req: IncomingMessage, _access: readonly AccessRequest[]): Promise<Grants> {
     const credentials = basicCredentials(req.headers.authorization);
-    if (!credentials || !(await this.check(credentials.user, credentials.password))) {
+    const gone = (): boolean => req.socket.destroyed;
+    if (!credentials || !(await this.check(credentials.user, credentials.password, gone))) {
       throw new RegistryError('UNAUTHORIZED', credentials ? { reason: 'invalid username or password' } : null, {
         headers: { 'www-authenticate': `Basic realm="${this.realm}"` },
       });
@@ -51,19 +57,23 @@ export class HtpasswdAuthenticator implements Authenticator {
     return { subject: credentials.user, allows: () => true };
   }
 
-  private async check(user: string, password: string): Promise<boolean> {
+  /** `gone`: whether the client has left, so a check still queued for it can be skipped. */
+  private async check(user: string, password: string, gone: () => boolean): Promise<boolean> {
     const hash = this.users.get(user);
     if (!hash) return false;
     const key = outcomeKey(user, password);
     if (this.verified.has(key)) return true;
     if (this.refused.has(key)) return false;
-    const under = this.pending.get(key);
-    if (under) return under;
-    const checking = this.compares.run(() => bcryptMatches(password, hash)).finally(() => this.pending.delete(key));
-    this.pending.set(key, checking);
-    const ok = await checking;
-    (ok ? this.verified : this.refused).set(key, true);
-    return ok;
+    let checking = this.pending.get(key);
+    if (!checking) {
+      checking = this.compares.run<boolean | typeof ABANDONED>(() => (gone() ? Promise.resolve(ABANDONED) : bcryptMatches(password, hash))).finally(() => this.pending.delete(key));
+      this.pending.set(key, checking);
+    }
+    const outcome = await checking;
+    // The client this check was queued for left first; one still waiting asks again for itself.
+    if (outcome === ABANDONED) return gone() ? false : this.check(user, password, gone);
+    (outcome ? this.verified : this.refused).set(key, true);
+    return outcome;
   }
 }
 
