@@ -197,7 +197,8 @@ try {
   for (const server of servers) await autocannon({ url: server.url, connections, duration: 2, requests: [{ method: 'GET', path: `/v2/${APP_REPO}/manifests/latest`, headers: { accept: PULL_ACCEPT, authorization: basic(PASSWORD) } }] });
   for (let r = 0; r < rounds; r++) {
     for (const mode of MODES) {
-      for (const server of servers) {
+      // Which tree goes first alternates by round: neither always runs right after the other's flood.
+      for (const server of r % 2 === 0 ? servers : [...servers].reverse()) {
         const flood = mode === 'none' ? undefined : startFlood(server.url, mode);
         const measured = await measureAuthorized(server, body);
         const counts = (await flood?.stop())?.byStatus ?? new Map<number, number>();
