@@ -1,22 +1,43 @@
+import { availableParallelism } from 'node:os';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { bcryptVerify } from 'hash-wasm';
+import bcrypt from 'bcrypt';
+import { LRUCache } from 'lru-cache';
 import { RegistryError } from '../errors/registry-error.ts';
 import type { AccessRequest, Grants } from './access.ts';
 import type { Authenticator } from './authenticator.ts';
+import { CompareQueue } from './compare-queue.ts';
 
 /**
  * auth.htpasswd: HTTP Basic against an htpasswd file of bcrypt entries (`htpasswd -B`), as the
  * reference registry reads it. Every authenticated user may do everything (distribution's rule).
- * bcrypt is slow on purpose (tens of ms); a verified user:password pair is remembered by its
- * SHA-256 for a minute, so a push of many layers does not pay it per request.
+ *
+ * bcrypt is slow on purpose (tens of ms of CPU). It must not run on the event loop (issue 9): a
+ * stream of wrong passwords would stall every upload and pull. So compares run on libuv's pool
+ * (native bcrypt), a few at a time (compare-queue.ts), and each user:password outcome is
+ * remembered for a minute by its SHA-256 (never the password itself): a push of many layers pays
+ * bcrypt once, and a client retrying the same wrong password pays it once too. Successes and
+ * failures have separate caches, so a flood of distinct wrong passwords cannot evict the good ones.
  */
-const VERIFIED_TTL_MS = 60_000;
+const OUTCOME_TTL_MS = 60_000;
+const CACHED_OUTCOMES = 10_000;
+/** Leaves the event loop a core on small machines, and most of libuv's pool to fs calls. */
+const COMPARES_IN_FLIGHT = Math.max(1, Math.min(2, availableParallelism() - 1));
+const COMPARES_QUEUED = 32;
+/**
+ * A check whose client disconnected while it waited: a flood that gives up would otherwise leave
+ * its whole queue of compares to run for nobody, ahead of the next clients.
+ */
+const ABANDONED = Symbol('abandoned');
 
 export class HtpasswdAuthenticator implements Authenticator {
   private readonly users: ReadonlyMap<string, string>;
-  private readonly verified = new Map<string, number>();
+  private readonly verified = new LRUCache<string, true>({ max: CACHED_OUTCOMES, ttl: OUTCOME_TTL_MS });
+  private readonly refused = new LRUCache<string, true>({ max: CACHED_OUTCOMES, ttl: OUTCOME_TTL_MS });
+  /** Checks under way, so concurrent requests with the same credentials share one compare. */
+  private readonly pending = new Map<string, Promise<boolean | typeof ABANDONED>>();
+  private readonly compares = new CompareQueue(COMPARES_IN_FLIGHT, COMPARES_QUEUED);
 
   constructor(
     private readonly realm: string,
@@ -27,7 +48,8 @@ export class HtpasswdAuthenticator implements Authenticator {
 
   async authorize(req: IncomingMessage, _access: readonly AccessRequest[]): Promise<Grants> {
     const credentials = basicCredentials(req.headers.authorization);
-    if (!credentials || !(await this.check(credentials.user, credentials.password))) {
+    const gone = (): boolean => req.socket.destroyed;
+    if (!credentials || !(await this.check(credentials.user, credentials.password, gone))) {
       throw new RegistryError('UNAUTHORIZED', credentials ? { reason: 'invalid username or password' } : null, {
         headers: { 'www-authenticate': `Basic realm="${this.realm}"` },
       });
@@ -35,19 +57,37 @@ export class HtpasswdAuthenticator implements Authenticator {
     return { subject: credentials.user, allows: () => true };
   }
 
-  private async check(user: string, password: string): Promise<boolean> {
+  /** `gone`: whether the client has left, so a check still queued for it can be skipped. */
+  private async check(user: string, password: string, gone: () => boolean): Promise<boolean> {
     const hash = this.users.get(user);
     if (!hash) return false;
-    const key = createHash('sha256').update(`${user}\0${password}\0${hash}`).digest('hex');
-    const until = this.verified.get(key);
-    if (until !== undefined && until > Date.now()) return true;
-    const ok = await bcryptVerify({ password, hash }).catch(() => false);
-    if (ok) {
-      if (this.verified.size > 10_000) this.verified.clear();
-      this.verified.set(key, Date.now() + VERIFIED_TTL_MS);
+    const key = outcomeKey(user, password);
+    if (this.verified.has(key)) return true;
+    if (this.refused.has(key)) return false;
+    let checking = this.pending.get(key);
+    if (!checking) {
+      checking = this.compares.run<boolean | typeof ABANDONED>(() => (gone() ? Promise.resolve(ABANDONED) : bcryptMatches(password, hash))).finally(() => this.pending.delete(key));
+      this.pending.set(key, checking);
     }
-    return ok;
+    const outcome = await checking;
+    // The client this check was queued for left first; one still waiting asks again for itself.
+    if (outcome === ABANDONED) return gone() ? false : this.check(user, password, gone);
+    (outcome ? this.verified : this.refused).set(key, true);
+    return outcome;
   }
+}
+
+/** The user's length goes first: 'a\0b' + 'c' and 'a' + 'b\0c' must not share a key. */
+function outcomeKey(user: string, password: string): string {
+  return createHash('sha256').update(`${Buffer.byteLength(user)}:${user}\0${password}`).digest('base64');
+}
+
+/**
+ * `htpasswd -B` writes $2y$, which node's bcrypt does not read; $2y$ and $2b$ are the same
+ * algorithm (both the fixed crypt_blowfish), only the prefix differs.
+ */
+function bcryptMatches(password: string, hash: string): Promise<boolean> {
+  return bcrypt.compare(password, hash.replace(/^\$2y\$/, '$2b$')).catch(() => false);
 }
 
 /** `user:$2y$...` lines; comments and blank lines skipped; only bcrypt entries are accepted. */

@@ -6,17 +6,17 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { bcrypt } from 'hash-wasm';
 import { parseHtpasswd } from '../../src/auth/htpasswd.ts';
-import { expectError, expectHeader, expectStatus } from '../helpers/assertions.ts';
+import { expectError, expectHeader, expectStatus, type Reply } from '../helpers/assertions.ts';
 import { send, sha256 } from '../helpers/oci-client.ts';
 import { startRegistry } from '../helpers/registry.ts';
 
 /** An htpasswd file as `htpasswd -B` writes it ($2y$ bcrypt). */
-async function htpasswdFile(t: { after: (fn: () => Promise<void>) => void }, users: Record<string, string>): Promise<string> {
+async function htpasswdFile(t: { after: (fn: () => Promise<void>) => void }, users: Record<string, string>, costFactor = 5): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'quayside-htpasswd-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const lines = ['# users'];
   for (const [user, password] of Object.entries(users)) {
-    const hash = await bcrypt({ password, salt: randomBytes(16), costFactor: 5 });
+    const hash = await bcrypt({ password, salt: randomBytes(16), costFactor });
     lines.push(`${user}:${hash.replace(/^\$2[ab]\$/, '$2y$')}`);
   }
   const file = join(dir, 'htpasswd');
@@ -55,4 +55,63 @@ test('auth.htpasswd: the right password gets through everything, a push included
 test('parseHtpasswd: bcrypt entries only; comments, blanks and other hash kinds skipped', () => {
   const users = parseHtpasswd('# c\n\nalice:$2y$05$abcdefghijklmnopqrstuu5Qz6Y8m2v6V1eS4o7a0i8m0i8m0i8m0\nbob:{SHA}xyz\ncarol:$apr1$x$y\nnocolon\n');
   assert.deepEqual([...users.keys()], ['alice']);
+});
+
+test('auth.htpasswd: outcomes are cached per user and password — a wrong password after the right one is refused, the right one after wrong ones accepted', async (t) => {
+  const path = await htpasswdFile(t, { alice: 's3cret', bob: 'other' });
+  const { url } = await startRegistry(t, { config: { auth: { htpasswd: { realm: 'r', path } } } });
+  for (let round = 0; round < 2; round++) {
+    expectStatus(await send(url, '/v2/', { headers: basic('alice', 's3cret') }), 200);
+    expectError(await send(url, '/v2/', { headers: basic('alice', 's3cret ') }), 401, 'UNAUTHORIZED');
+    expectError(await send(url, '/v2/', { headers: basic('alice', 'S3cret') }), 401, 'UNAUTHORIZED');
+    expectError(await send(url, '/v2/', { headers: basic('bob', 's3cret') }), 401, 'UNAUTHORIZED');
+    expectStatus(await send(url, '/v2/', { headers: basic('bob', 'other') }), 200);
+  }
+});
+
+/** Requests sent at once; `done` counts the replies so far. */
+function flood(url: string, passwords: readonly string[]): { replies: Promise<Reply[]>; first: Promise<unknown>; done: () => number } {
+  let done = 0;
+  const pending = passwords.map((password) =>
+    send(url, '/v2/', { headers: basic('alice', password) }).then((reply) => {
+      done++;
+      return reply;
+    }),
+  );
+  return { replies: Promise.all(pending), first: Promise.race(pending), done: () => done };
+}
+
+test('auth.htpasswd: while a flood of wrong passwords is in flight, an authorized blob GET and the anonymous /v2/ 401 still answer (issue 9)', async (t) => {
+  // Cost 10: each compare is tens of ms, as in a real htpasswd file.
+  const path = await htpasswdFile(t, { alice: 's3cret' }, 10);
+  const { url } = await startRegistry(t, { config: { auth: { htpasswd: { realm: 'r', path } } } });
+  const headers = basic('alice', 's3cret');
+  const layer = Buffer.from('a layer read during the flood');
+  const digest = sha256(layer);
+  expectStatus(await send(url, `/v2/team/app/blobs/uploads/?digest=${digest}`, { method: 'POST', headers: { ...headers, 'content-length': layer.length }, body: layer }), 201);
+  const attack = flood(url, Array.from({ length: 48 }, (_, i) => `wrong-${i}`));
+  await attack.first;
+  const [authorized, anonymous] = await Promise.all([send(url, `/v2/team/app/blobs/${digest}`, { headers }), send(url, '/v2/')]);
+  const doneWhenAnswered = attack.done();
+  expectStatus(authorized, 200);
+  assert.deepEqual(authorized.body, layer);
+  expectError(anonymous, 401, 'UNAUTHORIZED');
+  const replies = await attack.replies;
+  assert.ok(doneWhenAnswered < replies.length, `the flood was over (${doneWhenAnswered} of ${replies.length} answered) before the authorized GET was`);
+  // Every wrong password is refused: 401, or 429 (code-14) when too many checks already wait.
+  for (const reply of replies) {
+    if (reply.status === 429) {
+      expectError(reply, 429, 'TOOMANYREQUESTS');
+      expectHeader(reply, 'retry-after', '1');
+    } else expectError(reply, 401, 'UNAUTHORIZED');
+  }
+  expectStatus(await send(url, '/v2/', { headers }), 200);
+});
+
+test('auth.htpasswd: a repeated wrong password costs one bcrypt compare — 48 at once are all refused with 401, none turned away with 429', async (t) => {
+  const path = await htpasswdFile(t, { alice: 's3cret' }, 10);
+  const { url } = await startRegistry(t, { config: { auth: { htpasswd: { realm: 'r', path } } } });
+  const replies = await flood(url, Array.from({ length: 48 }, () => 'always-the-same')).replies;
+  for (const reply of replies) expectError(reply, 401, 'UNAUTHORIZED');
+  expectStatus(await send(url, '/v2/', { headers: basic('alice', 's3cret') }), 200);
 });
