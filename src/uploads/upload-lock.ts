@@ -33,6 +33,17 @@ export interface LockWaits {
  */
 export const defaultLockWaits: LockWaits = { busyMs: 3000, finishingMs: 10_000, recheckMs: 20 };
 
+/**
+ * The waits for a server that closes connections silent for `idleTimeoutMs` (limits.idletimeout;
+ * 0 = never): a waiting request sends nothing, so it waits at most half of that, or its own
+ * connection would be cut before it is answered.
+ */
+export function lockWaitsWithin(idleTimeoutMs: number): LockWaits {
+  if (idleTimeoutMs <= 0) return defaultLockWaits;
+  const most = Math.floor(idleTimeoutMs / 2);
+  return { ...defaultLockWaits, busyMs: Math.min(defaultLockWaits.busyMs, most), finishingMs: Math.min(defaultLockWaits.finishingMs, most) };
+}
+
 interface Hold {
   readonly writer: Writer;
   readonly released: Promise<void>;
