@@ -11,7 +11,7 @@ import type { DriverParams } from './storage/driver.ts';
 import { createDriver } from './storage/factory.ts';
 import { ManifestStore } from './storage/manifest-store.ts';
 import { defaultPipelineOptions, type PipelineOptions } from './uploads/pipeline.ts';
-import { UploadLocks } from './uploads/upload-lock.ts';
+import { lockWaitsWithin, UploadLocks } from './uploads/upload-lock.ts';
 import { BatchBuffers } from './uploads/batch-buffers.ts';
 import { createChunkPool } from './workers/pool.ts';
 import { selectEngine } from './digest/select-engine.ts';
@@ -38,16 +38,14 @@ export interface RegistryOptions {
 
 /** The composition root: wires driver, stores, worker pool, router and server, then listens. */
 export async function createRegistry(config: Config, options: RegistryOptions = {}): Promise<Registry> {
-  // Every fs call of every thread shares libuv's pool (default 4): fdatasyncs of parallel uploads
-  // would queue the cheap stat() of a HEAD behind them. Takes effect if set before first use.
-  process.env['UV_THREADPOOL_SIZE'] ??= '16';
+  // libuv's pool size (UV_THREADPOOL_SIZE) is set by bin/quayside.cjs: here it would be too late.
   const log = options.logger ?? createLogger(config.log.level);
   const driverParams: DriverParams = { filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } };
   const driver = createDriver(driverParams);
   const { engine, fallbackReason } = await selectEngine(config.quayside.hashengine);
   if (fallbackReason !== undefined) log.warn({ reason: fallbackReason }, 'native SHA-256 engine unavailable; using hash-wasm');
   const pool = createChunkPool(driverParams, engine.name, options.workers ?? (config.quayside.workers || undefined));
-  const locks = new UploadLocks();
+  const locks = new UploadLocks(lockWaitsWithin(config.quayside.limits.idletimeout));
   const pipeline = { ...defaultPipelineOptions, maxUploadSize: config.quayside.limits.uploadsize, ...options.pipeline };
   const blobs = new BlobStore(driver);
   const services: Services = {

@@ -102,7 +102,7 @@ export async function startQuayside(options: QuaysideOptions): Promise<Target> {
   buildQuayside();
   await mkdir(options.root, { recursive: true });
   const port = await freePort();
-  const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'serve'], {
+  const child = spawn(process.execPath, ['--expose-gc', join(repoRoot, 'bin', 'quayside.cjs'), 'serve'], {
     env: {
       ...process.env,
       REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { parseDigest, type Digest } from '../digest/digest.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import { formatUploadRange, HEADER, parseContentRange, type ByteRange } from '../http/headers.ts';
@@ -8,6 +9,7 @@ import { isValidName } from '../routing/names.ts';
 import { commitUpload } from '../uploads/commit.ts';
 import { appendBody } from '../uploads/pipeline.ts';
 import { cancelUpload, createUpload, loadUpload, type UploadRef } from '../uploads/session.ts';
+import type { Writer } from '../uploads/upload-lock.ts';
 import { requireParam } from './references.ts';
 
 /*
@@ -64,16 +66,42 @@ function declaredLength(ctx: RequestContext): number | undefined {
   return value !== undefined && /^\d{1,16}$/.test(value) ? Number(value) : undefined;
 }
 
+/** A writer whose socket has read nothing for this long, while its body is being read, has stalled. */
+const STALLED_AFTER_MS = 250;
+
+/**
+ * How later requests on the upload see this one (uploads/upload-lock.ts). A close is only known
+ * once node reads it; `socket.bytesRead` is sampled at each look, so a client is called idle only
+ * after its socket was read from for a while with nothing arriving, which a close would have ended.
+ */
+function writerOf(req: IncomingMessage): Writer {
+  const socket = req.socket;
+  let seen = socket.bytesRead;
+  let seenAt = Date.now();
+  return () => {
+    if (req.complete || req.destroyed || socket.destroyed || socket.readableEnded) return 'finishing';
+    if (socket.bytesRead !== seen) {
+      seen = socket.bytesRead;
+      seenAt = Date.now();
+      return 'busy';
+    }
+    if (req.readableFlowing !== true) return 'busy';
+    return Date.now() - seenAt >= STALLED_AFTER_MS ? 'idle' : 'busy';
+  };
+}
+
 /**
  * Runs `fn` holding the upload; a request carrying bytes also takes a place at the gate. An
- * upload another request is writing to is refused at once with 416 (end-5: the client asks GET
- * for the range and goes on from there) rather than queued behind a body that may never end.
+ * upload another live request is writing to is refused with 416 (end-5: the client asks GET for
+ * the range and goes on from there) rather than queued behind a body that may never end. A
+ * writer whose client is gone, or not yet known to be there, is waited for, briefly: a client
+ * that reconnects after a drop must not be told "busy" by its own dead connection (issue 9).
  */
 async function underLock<T>(ctx: RequestContext, ref: UploadRef, fn: () => Promise<T>): Promise<T> {
   const leave = hasBody(ctx.req) ? ctx.services.uploadGate.enter() : () => undefined;
   const busy = (): RegistryError => new RegistryError('RANGE_NOT_SATISFIABLE', { uuid: ref.id, reason: 'another request is writing to this upload' });
   try {
-    return await ctx.services.uploads.locks.runExclusive(ref.id, busy, fn);
+    return await ctx.services.uploads.locks.runExclusive(ref.id, writerOf(ctx.req), busy, fn);
   } finally {
     leave();
   }
@@ -119,9 +147,13 @@ async function tryMount(ctx: RequestContext, digest: Digest, from: string | null
 /** end-5: a chunk (Content-Range) or a streamed body (none) appended to the upload. */
 export const patchUpload: Handler = async (ctx) => {
   const ref = { repo: ctx.params.name, id: requireParam(ctx.params.uuid, 'uuid') };
-  await loadUpload(ctx.services.driver, ref.repo, ref.id);
-  const range = chunkRange(ctx);
-  const size = await underLock(ctx, ref, () => appendBody(ctx.services.uploads, ref, range?.start, ctx.req, declaredLength(ctx)));
+  // The upload is held from the first moment: a client that drops and at once asks GET for the
+  // status must find this request there, so the answer waits for the bytes it keeps (end-13).
+  const size = await underLock(ctx, ref, async () => {
+    await loadUpload(ctx.services.driver, ref.repo, ref.id);
+    const range = chunkRange(ctx);
+    return appendBody(ctx.services.uploads, ref, range?.start, ctx.req, declaredLength(ctx));
+  });
   sendUploadAccepted(ctx, 202, ref, size);
 };
 
@@ -131,9 +163,9 @@ export const putUpload: Handler = async (ctx) => {
   const digestParam = ctx.query.get('digest');
   if (digestParam === null) throw new RegistryError('DIGEST_INVALID', { reason: 'PUT needs ?digest=' });
   const digest = parseDigest(digestParam);
-  await loadUpload(ctx.services.driver, ref.repo, ref.id);
-  const range = chunkRange(ctx);
   await underLock(ctx, ref, async () => {
+    await loadUpload(ctx.services.driver, ref.repo, ref.id);
+    const range = chunkRange(ctx);
     if (hasBody(ctx.req)) await appendBody(ctx.services.uploads, ref, range?.start, ctx.req, declaredLength(ctx));
     await commitUpload(ctx.services.uploads, ref, digest);
   });
@@ -141,17 +173,14 @@ export const putUpload: Handler = async (ctx) => {
 };
 
 /**
- * How long a status request waits for a PATCH still running on the same upload. A client that
- * lost its connection asks for the status at once, but the registry only sees the connection go
- * when it next reads the paused socket; the bytes that arrived are then kept. Waiting briefly
- * lets the answer include them instead of sending the client into a 416 round trip.
+ * end-13: where the upload stands. A client that lost its connection reads this to resume, at
+ * once; the registry only sees the connection go when it next reads that socket, and then keeps
+ * the bytes that arrived. So this waits, as a new writer would, for a request still writing
+ * unless it is a live one that has stalled: the answer then includes the kept bytes.
  */
-const STATUS_WAIT_MS = 1000;
-
-/** end-13: where the upload stands. A client that lost its connection reads this to resume. */
 export const getUploadStatus: Handler = async (ctx) => {
   const id = requireParam(ctx.params.uuid, 'uuid');
-  await ctx.services.uploads.locks.settled(id, STATUS_WAIT_MS);
+  await ctx.services.uploads.locks.released(id);
   const status = await loadUpload(ctx.services.driver, ctx.params.name, id);
   sendUploadAccepted(ctx, 204, status, status.offset);
 };

@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { Sha256Engine } from '../digest/engine.ts';
 import { RegistryError } from '../errors/registry-error.ts';
-import { BatchReader } from '../http/request-body.ts';
+import { appendFailureError } from '../errors/to-registry-error.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 import type { ChunkPool } from '../workers/pool.ts';
 import type { AppendChunkResult } from '../workers/tasks.ts';
 import type { BatchBuffers } from './batch-buffers.ts';
+import { BatchReader } from './batch-reader.ts';
 import { loadUpload, type UploadRef } from './session.ts';
 import { restoreInterruptedData } from './interrupted-commit.ts';
 import type { UploadLocks } from './upload-lock.ts';
@@ -137,10 +138,7 @@ class BatchSender {
     if (!inflight) return;
     this.inflight = undefined;
     const result = await inflight.task;
-    if (!result.ok && result.reason === 'storage-full') throw new RegistryError('STORAGE_FULL', { reason: result.message });
-    if (!result.ok && result.reason === 'upload-gone') throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: this.ref.id, reason: 'cancelled while writing' });
-    // The data file is not where we left it: another request or replica changed this upload.
-    if (!result.ok) throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: result.size, receivedStart: this.offset });
+    if (!result.ok) throw appendFailureError(result, this.ref.id, this.offset);
     this.offset = result.offset;
     this.checkpoint = result.checkpoint;
   }

@@ -3,8 +3,8 @@ import { workerData } from 'piscina';
 import { engineByName } from '../digest/select-engine.ts';
 import { createDriver } from '../storage/factory.ts';
 import { paths } from '../storage/paths.ts';
-import { OffsetMismatchError, PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
-import { isNotFound, isStorageFull } from '../errors/to-registry-error.ts';
+import type { StorageDriver } from '../storage/driver.ts';
+import { storageFailureOf } from '../errors/to-registry-error.ts';
 import { writeCheckpoint } from '../uploads/checkpoints.ts';
 import { hashStored, restoreHasher } from '../uploads/restore-hash.ts';
 import type { AppendChunkResult, AppendChunkTask, HashUploadResult, HashUploadTask, WorkerConfig } from './tasks.ts';
@@ -22,8 +22,9 @@ export async function appendChunk(task: AppendChunkTask): Promise<AppendChunkRes
   try {
     return await append(task);
   } catch (err) {
-    if (err instanceof PathNotFoundError || isNotFound(err)) return { ok: false, reason: 'upload-gone' };
-    if (isStorageFull(err)) return { ok: false, reason: 'storage-full', message: (err as Error).message };
+    // The data file not where the caller thinks, the upload cancelled, the disk full: a tag.
+    const failure = storageFailureOf(err);
+    if (failure) return { ok: false, ...failure };
     throw err;
   }
 }
@@ -41,13 +42,8 @@ async function append(task: AppendChunkTask): Promise<AppendChunkResult> {
   try {
     hasher.update(task.bytes);
   } finally {
-    const failure = await writing.then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    // The data file is not where the caller thinks: tell it (a tagged result; STYLE §6.4).
-    if (failure instanceof OffsetMismatchError) return { ok: false, reason: 'offset-mismatch', size: failure.size };
-    if (failure !== undefined) throw failure;
+    // A failed write (the data file not at task.offset, the disk full) is what this task reports.
+    await writing;
   }
   const offset = task.offset + task.bytes.length;
   const checkpoint = hasher.save();

@@ -1,3 +1,4 @@
+import type { StorageFailure } from '../errors/to-registry-error.ts';
 /**
  * Task names and message types shared by the main thread and the chunk workers (piscina's
  * src/types.ts habit). Tasks are plain data: a worker rebuilds everything else from them.
@@ -17,13 +18,8 @@ export interface AppendChunkTask {
   readonly persist: boolean;
 }
 
-export type AppendChunkResult =
-  | { readonly ok: true; readonly offset: number; readonly checkpoint: Uint8Array }
-  | { readonly ok: false; readonly reason: 'offset-mismatch'; readonly size: number }
-  /** The upload was cancelled (DELETE, purge) while this task ran. */
-  | { readonly ok: false; readonly reason: 'upload-gone' }
-  /** The disk is full (ENOSPC/EDQUOT): an Error's code would not survive the thread boundary. */
-  | { readonly ok: false; readonly reason: 'storage-full'; readonly message: string };
+/** Expected failures come back as a StorageFailure tag (errors/to-registry-error.ts translates it). */
+export type AppendChunkResult = { readonly ok: true; readonly offset: number; readonly checkpoint: Uint8Array } | ({ readonly ok: false } & StorageFailure);
 
 export interface HashUploadTask {
   readonly repo: string;

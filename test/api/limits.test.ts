@@ -53,8 +53,13 @@ test('limits.concurrentuploads: one more request writing bytes than allowed → 
     yield randomBytes(1000);
   }
   const holding = send(url, first, { method: 'PATCH', headers: { 'transfer-encoding': 'chunked' }, body: slow() });
-  await sleep(200);
-  const refused = await patchChunk(url, second, randomBytes(10), 0);
+  // Once the held PATCH has its place, a write to another upload is refused. Probe fresh uploads
+  // until then (each probe that gets in first is simply a finished chunk).
+  let refused = await patchChunk(url, await startUpload(url, 'probe'), randomBytes(10), 0);
+  for (const deadline = Date.now() + 10_000; refused.status === 202 && Date.now() < deadline; ) {
+    await sleep(20);
+    refused = await patchChunk(url, await startUpload(url, 'probe'), randomBytes(10), 0);
+  }
   expectError(refused, 429, 'TOOMANYREQUESTS');
   expectHeader(refused, 'retry-after', '1');
   // Requests without bytes are not counted.

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { copyBytes, nativeAddon, portableCopyBytes, type CopyBytes } from '../../src/native/addon.ts';
 
 /*
- * Upload bodies are copied chunk by chunk into SharedArrayBuffer batches (http/request-body.ts).
+ * Upload bodies are copied chunk by chunk into SharedArrayBuffer batches (uploads/batch-reader.ts).
  * The addon's memcpy replaces V8's relaxed-atomic copy there; both must place exactly the same
  * bytes, at any offsets, and refuse what does not fit instead of writing past the end.
  */
