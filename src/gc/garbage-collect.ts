@@ -79,6 +79,8 @@ export interface GcReport {
 const ALGORITHMS = ['sha256', 'sha512'] as const;
 const DEFAULT_BATCH = 5000;
 const DEFAULT_SETTLE_MS = 1100;
+/** Storage calls in flight at once: enough to keep libuv's threads (4 by default) and the disk busy. */
+const CONCURRENCY = 8;
 
 export async function garbageCollect(driver: StorageDriver, options: GcOptions): Promise<GcReport> {
   const started = options.now ?? Date.now();
@@ -162,16 +164,23 @@ async function collectLinkTimes(driver: StorageDriver, repo: string, linkedAt: M
     const info = await driver.stat(link);
     if (info) linkedAt.set(digest.value, Math.max(linkedAt.get(digest.value) ?? 0, info.modifiedAt.getTime()));
   };
-  for (const digest of await listDigests(driver, (alg) => paths.layersOfAlgorithm(repo, alg))) await record(digest, paths.layerLink(repo, digest));
-  for (const digest of await listDigests(driver, (alg) => paths.revisionsOfAlgorithm(repo, alg))) await record(digest, paths.revisionLink(repo, digest));
+  await eachLimited(await listDigests(driver, (alg) => paths.layersOfAlgorithm(repo, alg)), (digest) => record(digest, paths.layerLink(repo, digest)));
+  await eachLimited(await listDigests(driver, (alg) => paths.revisionsOfAlgorithm(repo, alg)), (digest) => record(digest, paths.revisionLink(repo, digest)));
 }
 
 async function readRevisions(driver: StorageDriver, repo: string, unreadable: UnreadableManifest[]): Promise<Map<string, Revision>> {
-  const revisions = new Map<string, Revision>();
-  for (const digest of await listDigests(driver, (alg) => paths.revisionsOfAlgorithm(repo, alg))) {
+  const digests = await listDigests(driver, (alg) => paths.revisionsOfAlgorithm(repo, alg));
+  const read = new Map<string, Revision>();
+  await eachLimited(digests, async (digest) => {
     const references = await readReferences(driver, repo, digest);
     if (isUnreadable(references)) unreadable.push(references);
-    else revisions.set(digest.value, { digest, references });
+    else read.set(digest.value, { digest, references });
+  });
+  // In listing order, whatever order the reads finished in: reports stay stable.
+  const revisions = new Map<string, Revision>();
+  for (const digest of digests) {
+    const revision = read.get(digest.value);
+    if (revision) revisions.set(digest.value, revision);
   }
   return revisions;
 }
@@ -220,20 +229,26 @@ async function findUnreferenced(driver: StorageDriver, mark: MarkResult, cutoff:
   const candidates: Candidate[] = [];
   let keptAsRecent = 0;
   let restored = 0;
-  for (const [i, digest] of stored.entries()) {
-    options.onProgress?.({ phase: 'sweep', done: i + 1, total: stored.length });
+  const sizes = new Map<string, number>();
+  let done = 0;
+  await eachLimited(stored, async (digest) => {
+    options.onProgress?.({ phase: 'sweep', done: ++done, total: stored.length });
     const data = await driver.stat(paths.blobData(digest));
     if (!data) {
       // A run that died without its journal (or a journal lost) left it aside: recover it here.
       if (!options.dryRun && (await restoreAside(driver, digest))) restored++;
-      continue;
+      return;
     }
-    if (mark.marked.has(digest.value)) continue;
+    if (mark.marked.has(digest.value)) return;
     if (data.modifiedAt.getTime() >= cutoff || (mark.linkedAt.get(digest.value) ?? 0) >= cutoff) {
       keptAsRecent++;
-      continue;
+      return;
     }
-    candidates.push({ digest, size: data.size });
+    sizes.set(digest.value, data.size);
+  });
+  for (const digest of stored) {
+    const size = sizes.get(digest.value);
+    if (size !== undefined) candidates.push({ digest, size });
   }
   return { candidates, keptAsRecent, restored };
 }
@@ -241,29 +256,30 @@ async function findUnreferenced(driver: StorageDriver, mark: MarkResult, cutoff:
 /** Moves the batch aside, waits out the link cache, looks at the links once more; returns the digests deleted. */
 async function deleteUnlessTouched(driver: StorageDriver, batch: readonly Candidate[], cutoff: number, options: GcOptions): Promise<Set<string>> {
   await writeAsideJournal(driver, batch.map((b) => b.digest));
-  const aside: Digest[] = [];
-  for (const { digest } of batch) {
+  const moved = new Set<string>();
+  await eachLimited(batch, async ({ digest }) => {
     try {
       await driver.move(paths.blobData(digest), paths.blobDataAside(digest));
-      aside.push(digest);
+      moved.add(digest.value);
     } catch (err) {
       if (!(err instanceof PathNotFoundError)) throw err; // gone already: nothing to delete
     }
-  }
+  });
+  const aside = batch.map((b) => b.digest).filter((d) => moved.has(d.value));
   await options.afterAside?.(aside.map((d) => d.value));
   await sleep(options.settleMs ?? DEFAULT_SETTLE_MS);
   const touched = await linkedSince(driver, new Set(aside.map((d) => d.value)), cutoff);
   const deleted = new Set<string>();
-  for (const digest of aside) {
+  await eachLimited(aside, async (digest) => {
     if (touched.has(digest.value)) {
       await restoreAside(driver, digest);
-      continue;
+      return;
     }
     // A registry that started meanwhile may have put it back (gc/aside.ts): then it stays.
-    if (!(await driver.stat(paths.blobDataAside(digest)))) continue;
+    if (!(await driver.stat(paths.blobDataAside(digest)))) return;
     await driver.delete(paths.blobDataAside(digest));
     deleted.add(digest.value);
-  }
+  });
   await clearAsideJournal(driver);
   return deleted;
 }
@@ -277,12 +293,11 @@ async function linkedSince(driver: StorageDriver, wanted: ReadonlySet<string>, s
   const found = new Set<string>();
   if (wanted.size === 0) return found;
   for (const repo of await listRepositories(driver)) {
-    for (const digest of await listDigests(driver, (alg) => paths.layersOfAlgorithm(repo, alg))) {
-      if (wanted.has(digest.value) && !found.has(digest.value) && (await touchedSince(driver, paths.layerLink(repo, digest), since))) found.add(digest.value);
-    }
-    for (const digest of await listDigests(driver, (alg) => paths.revisionsOfAlgorithm(repo, alg))) {
-      if (wanted.has(digest.value) && !found.has(digest.value) && (await touchedSince(driver, paths.revisionLink(repo, digest), since))) found.add(digest.value);
-    }
+    const check = (link: (d: Digest) => string) => async (digest: Digest): Promise<void> => {
+      if (wanted.has(digest.value) && !found.has(digest.value) && (await touchedSince(driver, link(digest), since))) found.add(digest.value);
+    };
+    await eachLimited(await listDigests(driver, (alg) => paths.layersOfAlgorithm(repo, alg)), check((d) => paths.layerLink(repo, d)));
+    await eachLimited(await listDigests(driver, (alg) => paths.revisionsOfAlgorithm(repo, alg)), check((d) => paths.revisionLink(repo, d)));
   }
   return found;
 }
@@ -320,4 +335,16 @@ async function listStoredBlobs(driver: StorageDriver): Promise<Digest[]> {
 async function readLink(driver: StorageDriver, path: string): Promise<Digest | undefined> {
   const bytes = await getContentIfExists(driver, path);
   return bytes && tryParseDigest(bytes.toString('utf8').trim());
+}
+
+/** Runs `fn` over `items`, CONCURRENCY at a time; the first failure fails the whole. */
+async function eachLimited<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
 }
