@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, parseDuration } from './config/load.ts';
-import { garbageCollect, type GcProgress } from './gc/garbage-collect.ts';
+import { GcAbortedError, garbageCollect, type GcProgress, type GcReport } from './gc/garbage-collect.ts';
 import { createDriver } from './storage/factory.ts';
 import { createLogger } from './log.ts';
 import { createRegistry } from './registry.ts';
@@ -65,7 +66,18 @@ async function collectGarbage(args: readonly string[]): Promise<number> {
   const config = await loadConfig(positionals[0], process.env);
   const driver = createDriver({ filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } });
   const bar = progressBar();
-  const report = await garbageCollect(driver, { dryRun: values['dry-run'], deleteUntagged: values['delete-untagged'], graceMs, onProgress: bar });
+  let report: GcReport;
+  try {
+    report = await garbageCollect(driver, { dryRun: values['dry-run'], deleteUntagged: values['delete-untagged'], graceMs, onProgress: bar });
+  } catch (err) {
+    if (!(err instanceof GcAbortedError)) throw err;
+    // Fail closed (issue 9): name every manifest that stopped the run, where it is on disk, no stack.
+    bar.done();
+    const root = config.storage.filesystem.rootdirectory;
+    for (const m of err.unreadable) process.stderr.write(`quayside: cannot read manifest ${m.revision} at ${join(root, m.path)}: ${m.reason}\n`);
+    process.stderr.write(`quayside: garbage-collect stopped before deleting anything: fix or remove the manifests above, then run it again\n`);
+    return 1;
+  }
   bar.done();
   const verb = values['dry-run'] ? 'would delete' : 'deleted';
   for (const manifest of report.manifestsDeleted) process.stdout.write(`${verb} manifest ${manifest}\n`);
@@ -73,7 +85,9 @@ async function collectGarbage(args: readonly string[]): Promise<number> {
   process.stdout.write(
     `${report.repositories} repositories, ${report.manifestsMarked} manifests and ${report.blobsMarked} blobs marked; ` +
       `${verb} ${report.manifestsDeleted.length} manifests and ${report.blobsDeleted.length} blobs (${(report.bytesFreed / 2 ** 20).toFixed(1)} MiB); ` +
-      `${report.keptAsRecent} unreferenced blobs kept as recent\n`,
+      `${report.keptAsRecent} unreferenced blobs kept as recent` +
+      (report.restoredAside > 0 ? `; put back ${report.restoredAside} blobs an interrupted run left aside` : '') +
+      '\n',
   );
   return 0;
 }

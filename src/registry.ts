@@ -18,6 +18,7 @@ import { selectEngine } from './digest/select-engine.ts';
 import { schedulePurging } from './uploads/purge.ts';
 import { createAuthenticator } from './auth/create.ts';
 import { UploadGate } from './uploads/upload-gate.ts';
+import { recoverAsideBlobs } from './gc/aside.ts';
 
 /** Batch buffers out at once before uploads wait to fill their next (uploads/batch-buffers.ts): 32 MiB at 4 MiB batches. */
 const BATCH_BUFFERS = 8;
@@ -42,6 +43,9 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const log = options.logger ?? createLogger(config.log.level);
   const driverParams: DriverParams = { filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } };
   const driver = createDriver(driverParams);
+  // Blobs a garbage collection left aside when it died are invisible until put back (gc/aside.ts; O(1) when none).
+  const restored = await recoverAsideBlobs(driver);
+  if (restored > 0) log.warn({ restored }, 'put back blobs an interrupted garbage collection left aside');
   const { engine, fallbackReason } = await selectEngine(config.quayside.hashengine);
   if (fallbackReason !== undefined) log.warn({ reason: fallbackReason }, 'native SHA-256 engine unavailable; using hash-wasm');
   const pool = createChunkPool(driverParams, engine.name, options.workers ?? (config.quayside.workers || undefined));

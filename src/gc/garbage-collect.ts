@@ -1,23 +1,45 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tryParseDigest, type Digest } from '../digest/digest.ts';
-import { parseManifest, type ParsedManifest } from '../manifests/validate.ts';
 import { getContentIfExists, PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
 import { paths } from '../storage/paths.ts';
 import { listRepositories } from '../storage/repositories.ts';
+import { clearAsideJournal, recoverAsideBlobs, restoreAside, writeAsideJournal } from './aside.ts';
+import { GcAbortedError, isUnreadable, readReferences, type ManifestReferences, type UnreadableManifest } from './references.ts';
+
+export { GcAbortedError, type UnreadableManifest } from './references.ts';
 
 /**
  * Mark and sweep over the storage layout (distribution's registry/storage/garbagecollect.go),
  * safe to run while the registry serves pushes.
  *
  * Mark: every manifest in every repository (with deleteUntagged, only those reachable from a tag,
- * an index, or as a referrer of a kept manifest) and every blob they reference.
+ * an index, or as a referrer of a kept manifest) and every blob they reference. A manifest that
+ * cannot be read or parsed stops the run before anything is deleted (GcAbortedError, issue 9):
+ * what it references is unknown, so nothing may be judged unreferenced. distribution aborts its
+ * mark phase the same way. Schema 1 manifests of a docker-registry root mark their fsLayers.
+ *
  * Sweep: every stored blob not marked is deleted, unless it is in use *now*. distribution's GC
  * deletes a blob that a manifest pushed during the run references (issues #3045, #2962); here
  *   - a blob or manifest written within the grace period is kept (an upload whose manifest has
  *     not been pushed yet, a child manifest pushed before its index);
  *   - a manifest PUT touches the links of everything it references before checking them
  *     (storage/manifest-store.ts), and a blob with a link touched within the grace period is kept;
- *   - the delete itself is a rename aside, a second look at the links, then removal or a rename back,
- *     which closes the window between that look and the delete.
+ *   - the delete itself is: move a batch of blobs aside (`data` → `data~gc`), wait out the registry's
+ *     link cache (storage/blob-store.ts, 1 s), look once more at every link, then put back each blob
+ *     whose link was touched and remove the others' `data~gc`. A PUT's touch either comes before
+ *     that look (the look sees it: the blob is put back) or after it; then its check comes after the
+ *     wait too, misses the cache (an entry filled before the move has expired, none can be filled
+ *     while the data is aside) and finds no data: the PUT is refused with MANIFEST_BLOB_UNKNOWN, and
+ *     nothing it was told is stored goes missing.
+ *   - only `data~gc` is removed, never the blob's folder: an upload of the same digest committed
+ *     while it was aside (uploads/commit.ts moves the data in, then links it) keeps its `data`.
+ *
+ * Cost is O(links + blobs): the mark phase lists and stats every link once (each repository's
+ * `_layers` and revisions) and keeps their times; the sweep lists and stats every blob once; each
+ * batch of deletes is re-checked by one more listing of the links (stats only for the batch).
+ *
+ * A run that dies with blobs aside leaves a journal (gc/aside.ts): the next registry start or run
+ * puts them back.
  */
 export interface GcOptions {
   readonly dryRun: boolean;
@@ -28,6 +50,12 @@ export interface GcOptions {
   readonly onProgress?: (progress: GcProgress) => void;
   /** Awaited between mark and sweep: the moment a concurrent push is most dangerous (tests use it). */
   readonly afterMark?: () => Promise<void>;
+  /** Awaited once a batch is aside, before the wait and the second look (tests: a push there, a crash there). */
+  readonly afterAside?: (digests: readonly string[]) => Promise<void>;
+  /** Blobs moved aside per second look at the links (default 5000): fewer walks, longer invisibility. */
+  readonly batchSize?: number;
+  /** How long a batch stays aside before the second look: the registry's link cache TTL (default 1100 ms). */
+  readonly settleMs?: number;
 }
 
 export interface GcProgress {
@@ -44,82 +72,137 @@ export interface GcReport {
   readonly blobsDeleted: readonly string[];
   readonly bytesFreed: number;
   readonly keptAsRecent: number;
+  /** Blobs an earlier run left aside (`data~gc`) and this one put back. */
+  readonly restoredAside: number;
 }
 
 const ALGORITHMS = ['sha256', 'sha512'] as const;
+const DEFAULT_BATCH = 5000;
+const DEFAULT_SETTLE_MS = 1100;
+/** Storage calls in flight at once: enough to keep libuv's threads (4 by default) and the disk busy. */
+const CONCURRENCY = 8;
 
 export async function garbageCollect(driver: StorageDriver, options: GcOptions): Promise<GcReport> {
   const started = options.now ?? Date.now();
   const cutoff = started - options.graceMs;
+  let restoredAside = options.dryRun ? 0 : await recoverAsideBlobs(driver);
   const repositories = await listRepositories(driver);
-  const marked = new Set<string>();
-  const manifestsDeleted: string[] = [];
-  let manifestsMarked = 0;
+  const mark = await markAll(driver, repositories, options.deleteUntagged, cutoff, options.onProgress);
+  if (mark.unreadable.length > 0) throw new GcAbortedError(mark.unreadable);
 
-  for (const [i, repo] of repositories.entries()) {
-    const kept = await markRepository(driver, repo, options.deleteUntagged, cutoff, manifestsDeleted, options.dryRun);
-    manifestsMarked += kept.length;
-    for (const { digest, parsed } of kept) {
-      marked.add(digest.value);
-      for (const blob of parsed?.blobs ?? []) marked.add(blob.digest.value);
-    }
-    options.onProgress?.({ phase: 'mark', done: i + 1, total: repositories.length });
-  }
+  const manifestsDeleted = mark.dropped.map((m) => `${m.repo}@${m.digest.value}`);
+  if (!options.dryRun) for (const manifest of mark.dropped) await dropManifest(driver, manifest);
 
   await options.afterMark?.();
-  const stored = await listStoredBlobs(driver);
+  const sweep = await findUnreferenced(driver, mark, cutoff, options);
+  restoredAside += sweep.restored;
   const blobsDeleted: string[] = [];
   let bytesFreed = 0;
-  let keptAsRecent = 0;
-  for (const [i, digest] of stored.entries()) {
-    options.onProgress?.({ phase: 'sweep', done: i + 1, total: stored.length });
-    if (marked.has(digest.value)) continue;
-    const data = await driver.stat(paths.blobData(digest));
-    if (!data) continue;
-    if (data.modifiedAt.getTime() >= cutoff || (await linkedSince(driver, repositories, digest, cutoff))) {
-      keptAsRecent++;
-      continue;
+  let keptAsRecent = sweep.keptAsRecent;
+  const batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH);
+  for (let i = 0; i < sweep.candidates.length; i += batchSize) {
+    const batch = sweep.candidates.slice(i, i + batchSize);
+    const deleted = options.dryRun ? new Set(batch.map((b) => b.digest.value)) : await deleteUnlessTouched(driver, batch, cutoff, options);
+    for (const blob of batch) {
+      if (!deleted.has(blob.digest.value)) {
+        keptAsRecent++;
+        continue;
+      }
+      blobsDeleted.push(blob.digest.value);
+      bytesFreed += blob.size;
     }
-    if (!options.dryRun && !(await deleteUnlessTouched(driver, repositories, digest, cutoff))) {
-      keptAsRecent++;
-      continue;
-    }
-    blobsDeleted.push(digest.value);
-    bytesFreed += data.size;
   }
-  return { repositories: repositories.length, manifestsMarked, blobsMarked: marked.size, manifestsDeleted, blobsDeleted, bytesFreed, keptAsRecent };
+  return { repositories: repositories.length, manifestsMarked: mark.manifestsMarked, blobsMarked: mark.marked.size, manifestsDeleted, blobsDeleted, bytesFreed, keptAsRecent, restoredAside };
 }
 
-interface KeptManifest {
+interface Revision {
   readonly digest: Digest;
-  /** undefined when the manifest's bytes are missing or unreadable: nothing more to mark. */
-  readonly parsed: ParsedManifest | undefined;
+  readonly references: ManifestReferences;
 }
 
-async function markRepository(driver: StorageDriver, repo: string, deleteUntagged: boolean, cutoff: number, deleted: string[], dryRun: boolean): Promise<KeptManifest[]> {
-  const revisions = new Map<string, KeptManifest>();
-  for (const digest of await listRevisions(driver, repo)) revisions.set(digest.value, { digest, parsed: await readManifest(driver, digest) });
-  if (!deleteUntagged) return [...revisions.values()];
+interface DroppedManifest {
+  readonly repo: string;
+  readonly digest: Digest;
+  readonly subject: Digest | undefined;
+}
 
-  // Roots: tagged manifests, and any written within the grace period (a push in progress).
+interface MarkResult {
+  /** Digests of kept manifests and of every blob they reference. */
+  readonly marked: Set<string>;
+  /** digest → newest modification time (ms) of any layer or revision link to it, in any repository. */
+  readonly linkedAt: Map<string, number>;
+  readonly manifestsMarked: number;
+  readonly dropped: DroppedManifest[];
+  readonly unreadable: UnreadableManifest[];
+}
+
+async function markAll(driver: StorageDriver, repositories: readonly string[], deleteUntagged: boolean, cutoff: number, onProgress: GcOptions['onProgress']): Promise<MarkResult> {
+  const result: MarkResult = { marked: new Set(), linkedAt: new Map(), manifestsMarked: 0, dropped: [], unreadable: [] };
+  let manifestsMarked = 0;
+  for (const [i, repo] of repositories.entries()) {
+    await collectLinkTimes(driver, repo, result.linkedAt);
+    const revisions = await readRevisions(driver, repo, result.unreadable);
+    // Roots: tagged manifests, and any written within the grace period (a push in progress).
+    const keep = deleteUntagged ? await reachable(driver, repo, revisions, cutoff, result.linkedAt) : new Set(revisions.keys());
+    for (const revision of revisions.values()) {
+      if (!keep.has(revision.digest.value)) {
+        result.dropped.push({ repo, digest: revision.digest, subject: revision.references.subject });
+        continue;
+      }
+      manifestsMarked++;
+      result.marked.add(revision.digest.value);
+      for (const blob of revision.references.blobs) result.marked.add(blob.value);
+    }
+    onProgress?.({ phase: 'mark', done: i + 1, total: repositories.length });
+  }
+  return { ...result, manifestsMarked };
+}
+
+/** Every layer and revision link of the repository with its time: one stat per link. */
+async function collectLinkTimes(driver: StorageDriver, repo: string, linkedAt: Map<string, number>): Promise<void> {
+  const record = async (digest: Digest, link: string): Promise<void> => {
+    const info = await driver.stat(link);
+    if (info) linkedAt.set(digest.value, Math.max(linkedAt.get(digest.value) ?? 0, info.modifiedAt.getTime()));
+  };
+  await eachLimited(await listDigests(driver, (alg) => paths.layersOfAlgorithm(repo, alg)), (digest) => record(digest, paths.layerLink(repo, digest)));
+  await eachLimited(await listDigests(driver, (alg) => paths.revisionsOfAlgorithm(repo, alg)), (digest) => record(digest, paths.revisionLink(repo, digest)));
+}
+
+async function readRevisions(driver: StorageDriver, repo: string, unreadable: UnreadableManifest[]): Promise<Map<string, Revision>> {
+  const digests = await listDigests(driver, (alg) => paths.revisionsOfAlgorithm(repo, alg));
+  const read = new Map<string, Revision>();
+  await eachLimited(digests, async (digest) => {
+    const references = await readReferences(driver, repo, digest);
+    if (isUnreadable(references)) unreadable.push(references);
+    else read.set(digest.value, { digest, references });
+  });
+  // In listing order, whatever order the reads finished in: reports stay stable.
+  const revisions = new Map<string, Revision>();
+  for (const digest of digests) {
+    const revision = read.get(digest.value);
+    if (revision) revisions.set(digest.value, revision);
+  }
+  return revisions;
+}
+
+/** deleteUntagged: the manifests a tag, a recent push, an index or a kept subject keeps. */
+async function reachable(driver: StorageDriver, repo: string, revisions: ReadonlyMap<string, Revision>, cutoff: number, linkedAt: ReadonlyMap<string, number>): Promise<Set<string>> {
   const keep = new Set<string>();
   for (const tag of await driver.list(paths.tagsDir(repo))) {
     const digest = await readLink(driver, paths.tagCurrentLink(repo, tag));
     if (digest && revisions.has(digest.value)) keep.add(digest.value);
   }
-  for (const { digest } of revisions.values()) {
-    const link = await driver.stat(paths.revisionLink(repo, digest));
-    if (link && link.modifiedAt.getTime() >= cutoff) keep.add(digest.value);
-  }
+  // linkedAt spans repositories: a manifest recently pushed to any of them is in use; keep it here too.
+  for (const digest of revisions.keys()) if ((linkedAt.get(digest) ?? 0) >= cutoff) keep.add(digest);
   // Closure: an index keeps its children; a kept manifest keeps its referrers (signatures, SBOMs).
   let grew = true;
   while (grew) {
     grew = false;
-    for (const manifest of revisions.values()) {
-      const reachable = keep.has(manifest.digest.value) ? (manifest.parsed?.children ?? []).map((c) => c.digest.value) : [];
-      const subject = manifest.parsed?.subject?.digest.value;
-      if (subject !== undefined && keep.has(subject)) reachable.push(manifest.digest.value);
-      for (const digest of reachable) {
+    for (const revision of revisions.values()) {
+      const next = keep.has(revision.digest.value) ? revision.references.children.map((c) => c.value) : [];
+      const subject = revision.references.subject?.value;
+      if (subject !== undefined && keep.has(subject)) next.push(revision.digest.value);
+      for (const digest of next) {
         if (revisions.has(digest) && !keep.has(digest)) {
           keep.add(digest);
           grew = true;
@@ -127,21 +210,108 @@ async function markRepository(driver: StorageDriver, repo: string, deleteUntagge
       }
     }
   }
-  for (const manifest of revisions.values()) {
-    if (keep.has(manifest.digest.value)) continue;
-    deleted.push(`${repo}@${manifest.digest.value}`);
-    if (dryRun) continue;
-    await driver.delete(paths.revisionDir(repo, manifest.digest));
-    const subject = manifest.parsed?.subject;
-    if (subject) await driver.delete(paths.referrerDir(repo, subject.digest, manifest.digest));
-  }
-  return [...revisions.values()].filter((m) => keep.has(m.digest.value));
+  return keep;
 }
 
-async function listRevisions(driver: StorageDriver, repo: string): Promise<Digest[]> {
+async function dropManifest(driver: StorageDriver, manifest: DroppedManifest): Promise<void> {
+  await driver.delete(paths.revisionDir(manifest.repo, manifest.digest));
+  if (manifest.subject) await driver.delete(paths.referrerDir(manifest.repo, manifest.subject, manifest.digest));
+}
+
+interface Candidate {
+  readonly digest: Digest;
+  readonly size: number;
+}
+
+/** One listing and one stat per stored blob: the unmarked old ones, and any left aside put back. */
+async function findUnreferenced(driver: StorageDriver, mark: MarkResult, cutoff: number, options: GcOptions): Promise<{ candidates: Candidate[]; keptAsRecent: number; restored: number }> {
+  const stored = await listStoredBlobs(driver);
+  const candidates: Candidate[] = [];
+  let keptAsRecent = 0;
+  let restored = 0;
+  const sizes = new Map<string, number>();
+  let done = 0;
+  await eachLimited(stored, async (digest) => {
+    options.onProgress?.({ phase: 'sweep', done: ++done, total: stored.length });
+    const data = await driver.stat(paths.blobData(digest));
+    if (!data) {
+      // A run that died without its journal (or a journal lost) left it aside: recover it here.
+      if (!options.dryRun && (await restoreAside(driver, digest))) restored++;
+      return;
+    }
+    if (mark.marked.has(digest.value)) return;
+    if (data.modifiedAt.getTime() >= cutoff || (mark.linkedAt.get(digest.value) ?? 0) >= cutoff) {
+      keptAsRecent++;
+      return;
+    }
+    sizes.set(digest.value, data.size);
+  });
+  for (const digest of stored) {
+    const size = sizes.get(digest.value);
+    if (size !== undefined) candidates.push({ digest, size });
+  }
+  return { candidates, keptAsRecent, restored };
+}
+
+/** Moves the batch aside, waits out the link cache, looks at the links once more; returns the digests deleted. */
+async function deleteUnlessTouched(driver: StorageDriver, batch: readonly Candidate[], cutoff: number, options: GcOptions): Promise<Set<string>> {
+  await writeAsideJournal(driver, batch.map((b) => b.digest));
+  const moved = new Set<string>();
+  await eachLimited(batch, async ({ digest }) => {
+    try {
+      await driver.move(paths.blobData(digest), paths.blobDataAside(digest));
+      moved.add(digest.value);
+    } catch (err) {
+      if (!(err instanceof PathNotFoundError)) throw err; // gone already: nothing to delete
+    }
+  });
+  const aside = batch.map((b) => b.digest).filter((d) => moved.has(d.value));
+  await options.afterAside?.(aside.map((d) => d.value));
+  await sleep(options.settleMs ?? DEFAULT_SETTLE_MS);
+  const touched = await linkedSince(driver, new Set(aside.map((d) => d.value)), cutoff);
+  const deleted = new Set<string>();
+  await eachLimited(aside, async (digest) => {
+    if (touched.has(digest.value)) {
+      await restoreAside(driver, digest);
+      return;
+    }
+    // A registry that started meanwhile may have put it back (gc/aside.ts): then it stays.
+    if (!(await driver.stat(paths.blobDataAside(digest)))) return;
+    await driver.delete(paths.blobDataAside(digest));
+    deleted.add(digest.value);
+  });
+  await clearAsideJournal(driver);
+  return deleted;
+}
+
+/**
+ * The digests in `wanted` that any repository links (layer or revision) with a link written or
+ * touched since `since`. One listing of every repository, as it is now (one created since the mark
+ * phase is included); stats only for the links of `wanted`.
+ */
+async function linkedSince(driver: StorageDriver, wanted: ReadonlySet<string>, since: number): Promise<Set<string>> {
+  const found = new Set<string>();
+  if (wanted.size === 0) return found;
+  for (const repo of await listRepositories(driver)) {
+    const check = (link: (d: Digest) => string) => async (digest: Digest): Promise<void> => {
+      if (wanted.has(digest.value) && !found.has(digest.value) && (await touchedSince(driver, link(digest), since))) found.add(digest.value);
+    };
+    await eachLimited(await listDigests(driver, (alg) => paths.layersOfAlgorithm(repo, alg)), check((d) => paths.layerLink(repo, d)));
+    await eachLimited(await listDigests(driver, (alg) => paths.revisionsOfAlgorithm(repo, alg)), check((d) => paths.revisionLink(repo, d)));
+  }
+  return found;
+}
+
+async function touchedSince(driver: StorageDriver, path: string, since: number): Promise<boolean> {
+  const info = await driver.stat(path);
+  return info !== undefined && info.modifiedAt.getTime() >= since;
+}
+
+/** The digests named by the folders `<folder(alg)>/<hex>` for every algorithm. */
+async function listDigests(driver: StorageDriver, folder: (algorithm: string) => string): Promise<Digest[]> {
   const found: Digest[] = [];
   for (const algorithm of ALGORITHMS) {
-    for (const hex of await driver.list(paths.revisionsOfAlgorithm(repo, algorithm))) {
+    for (const hex of await driver.list(folder(algorithm))) {
       const digest = tryParseDigest(`${algorithm}:${hex}`);
       if (digest) found.push(digest);
     }
@@ -167,40 +337,14 @@ async function readLink(driver: StorageDriver, path: string): Promise<Digest | u
   return bytes && tryParseDigest(bytes.toString('utf8').trim());
 }
 
-async function readManifest(driver: StorageDriver, digest: Digest): Promise<ParsedManifest | undefined> {
-  try {
-    return parseManifest(await driver.getContent(paths.blobData(digest)), undefined);
-  } catch {
-    return undefined; // missing or not a manifest we can read: it references nothing we know of
-  }
-}
-
-/** Whether any repository's link to `digest` (layer or revision) was written or touched since `since`. */
-async function linkedSince(driver: StorageDriver, repositories: readonly string[], digest: Digest, since: number): Promise<boolean> {
-  for (const repo of repositories) {
-    for (const link of [paths.layerLink(repo, digest), paths.revisionLink(repo, digest)]) {
-      const info = await driver.stat(link);
-      if (info && info.modifiedAt.getTime() >= since) return true;
+/** Runs `fn` over `items`, CONCURRENCY at a time; the first failure fails the whole. */
+async function eachLimited<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
     }
-  }
-  // A repository created since the mark phase began links only fresh content: also safe.
-  return false;
-}
-
-/** Renames the blob aside, looks at its links once more, then deletes it or puts it back. */
-async function deleteUnlessTouched(driver: StorageDriver, repositories: readonly string[], digest: Digest, since: number): Promise<boolean> {
-  const aside = paths.blobDataAside(digest);
-  try {
-    await driver.move(paths.blobData(digest), aside);
-  } catch (err) {
-    if (err instanceof PathNotFoundError) return false;
-    throw err;
-  }
-  const current = await listRepositories(driver);
-  if (await linkedSince(driver, [...new Set([...repositories, ...current])], digest, since)) {
-    await driver.move(aside, paths.blobData(digest));
-    return false;
-  }
-  await driver.delete(paths.blobDir(digest));
-  return true;
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
 }

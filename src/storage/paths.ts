@@ -6,6 +6,7 @@ import type { Digest } from '../digest/digest.ts';
  * Quayside and the other way round.
  *
  *   <root>/docker/registry/v2/
+ *   ├── gc-aside                                                Quayside: blobs a running gc moved aside
  *   ├── blobs/<alg>/<hex[0:2]>/<hex>/data                       content-addressed bytes
  *   │                               /data~gc                    Quayside: a blob mid-delete (gc)
  *   └── repositories/<name>/
@@ -38,11 +39,19 @@ export const paths = {
   blobsWithPrefix: (algorithm: string, prefix: string) => `${ROOT}/blobs/${algorithm}/${prefix}`,
   /** Where garbage collection moves a blob's data before its last look at the links (gc/garbage-collect.ts). */
   blobDataAside: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data~gc`,
+  /**
+   * The digests garbage collection is about to move aside, written before it moves any (gc/aside.ts):
+   * its absence makes "did a gc crash mid-delete?" one failed read at start-up. distribution walks
+   * only blobs/ and repositories/, so it never sees this file.
+   */
+  gcAsideJournal: `${ROOT}/gc-aside`,
 
   repository: (repo: string) => `${ROOT}/repositories/${repo}`,
   /** A folder under repositories/ that may be a repository or a prefix of names ('' is the root). */
   repositoriesUnder: (prefix: string) => (prefix === '' ? `${ROOT}/repositories` : `${ROOT}/repositories/${prefix}`),
   layerLink: (repo: string, d: Digest) => `${ROOT}/repositories/${repo}/_layers/${d.algorithm}/${d.hex}/link`,
+  /** Every blob of one algorithm linked into the repository: what the mark phase lists. */
+  layersOfAlgorithm: (repo: string, algorithm: string) => `${ROOT}/repositories/${repo}/_layers/${algorithm}`,
   layerDir: (repo: string, d: Digest) => `${ROOT}/repositories/${repo}/_layers/${d.algorithm}/${d.hex}`,
 
   revisionLink: (repo: string, d: Digest) => `${ROOT}/repositories/${repo}/_manifests/revisions/${d.algorithm}/${d.hex}/link`,

@@ -4,13 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { pushBlob, putUpload, send, sha256 } from '../helpers/oci-client.ts';
+import { pushBlob, pushImage, putUpload, send, sha256 } from '../helpers/oci-client.ts';
 import { expectStatus } from '../helpers/assertions.ts';
 
 const run = promisify(execFile);
@@ -139,5 +139,29 @@ test('cli: garbage-collect --dry-run reads the config, reports and deletes nothi
   assert.match(stdout, /1 repositories, 0 manifests and 0 blobs marked; would delete 0 manifests and 1 blobs/);
   expectStatus(await send(url, `/v2/cli/gc/blobs/${orphan}`, { method: 'HEAD' }), 200);
   await assert.rejects(run(process.execPath, [cli, 'garbage-collect', '--bogus', file]), (err: { code?: number; stderr?: string }) => err.code === 2 && /bogus/.test(err.stderr ?? ''));
+  assert.equal(await exitCode(child, 'SIGTERM'), 0);
+});
+
+test('cli: garbage-collect stops on a manifest it cannot parse: exit 1, the file named on stderr, no stack, nothing deleted (issue 9)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'quayside-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'config.yml');
+  const root = join(dir, 'data');
+  await writeFile(file, `storage:\n  filesystem:\n    rootdirectory: ${root}\n`);
+  const { url, child } = await serve(t, file);
+  const image = await pushImage(url, 'cli/gc', 'v1', ['a layer']);
+  const orphan = await pushBlob(url, 'cli/gc', Buffer.alloc(2048, 2));
+  const hex = image.digest.slice('sha256:'.length);
+  const manifestFile = join(root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+  await truncate(manifestFile, 10);
+  await assert.rejects(run(process.execPath, [cli, 'garbage-collect', '--grace', '0s', file]), (err: { code?: number; stdout?: string; stderr?: string }) => {
+    assert.equal(err.code, 1, err.stderr);
+    assert.ok(err.stderr?.includes(`cannot read manifest cli/gc@${image.digest} at ${manifestFile}`), err.stderr);
+    assert.match(err.stderr ?? '', /stopped before deleting anything/);
+    assert.doesNotMatch(err.stderr ?? '', /\n\s+at /, 'no stack trace');
+    assert.doesNotMatch(err.stdout ?? '', /deleted/);
+    return true;
+  });
+  expectStatus(await send(url, `/v2/cli/gc/blobs/${orphan}`, { method: 'HEAD' }), 200);
   assert.equal(await exitCode(child, 'SIGTERM'), 0);
 });

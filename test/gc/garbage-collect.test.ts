@@ -28,6 +28,18 @@ async function blobStatus(url: string, repo: string, digest: string): Promise<nu
   return (await send(url, `/v2/${repo}/blobs/${digest}`, { method: 'HEAD' })).status;
 }
 
+/**
+ * The registry sees another process's delete once its link cache lets go (storage/blob-store.ts,
+ * 1 s): poll for the state rather than sleep for it, with a bound a busy machine stays inside.
+ */
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail(`still not so after 10 s: ${what}`);
+}
+
 test('garbage-collect: unreferenced blobs go, everything a manifest references stays; dry run changes nothing', async (t) => {
   const registry = await startRegistry(t);
   const { url } = registry;
@@ -43,7 +55,7 @@ test('garbage-collect: unreferenced blobs go, everything a manifest references s
   assert.equal(report.bytesFreed, 5000);
   assert.equal(report.manifestsMarked, 1);
   // The linked-but-deleted blob is now unknown; the image pulls whole.
-  await new Promise((resolve) => setTimeout(resolve, 1100)); // the server's 1 s link cache
+  await eventually('the orphan is unknown', async () => (await blobStatus(url, 'gc/app', orphan)) === 404);
   expectError(await send(url, `/v2/gc/app/blobs/${orphan}`), 404, 'BLOB_UNKNOWN');
   expectStatus(await send(url, '/v2/gc/app/manifests/v1'), 200);
   for (const layer of image.manifest['layers'] as { digest: string }[]) assert.equal(await blobStatus(url, 'gc/app', layer.digest), 200);
@@ -85,7 +97,7 @@ test('garbage-collect --delete-untagged: untagged manifests and their blobs go; 
   const lonelyLayer = (untagged.manifest['layers'] as { digest: string }[])[0]?.digest ?? '';
   assert.ok(report.blobsDeleted.includes(lonelyLayer));
   assert.ok(report.blobsDeleted.includes(untagged.digest));
-  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await eventually('the untagged manifest is unknown', async () => (await send(url, `/v2/gc/multi/manifests/${untagged.digest}`)).status === 404);
   expectError(await send(url, `/v2/gc/multi/manifests/${untagged.digest}`), 404, 'MANIFEST_UNKNOWN');
   expectStatus(await send(url, `/v2/gc/multi/manifests/${child.digest}`), 200);
   expectStatus(await send(url, '/v2/gc/multi/manifests/latest'), 200);
@@ -121,4 +133,60 @@ test('garbage-collect: a manifest pushed between mark and sweep keeps the old bl
   assert.equal(report.blobsDeleted.length, 0, `deleted ${report.blobsDeleted.join(', ')}`);
   expectStatus(await send(url, '/v2/gc/race/manifests/v1'), 200);
   assert.equal(await blobStatus(url, 'gc/race', layerDigest), 200);
+});
+
+test('garbage-collect: a manifest pushed while its blobs are aside is refused, or accepted and its blobs kept', async (t) => {
+  const registry = await startRegistry(t);
+  const { url } = registry;
+  const layer = randomBytes(3000);
+  const layerDigest = await pushBlob(url, 'gc/aside', layer);
+  const config = Buffer.from('{"architecture":"arm64","os":"linux"}');
+  const configDigest = await pushBlob(url, 'gc/aside', config);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: OCI_CONFIG, digest: configDigest, size: config.length },
+    layers: [{ mediaType: OCI_LAYER, digest: layerDigest, size: layer.length }],
+  };
+  await ageEverything(registry.root, 2 * 3_600_000);
+  let pushed = 0;
+  const report = await garbageCollect(driverOf(registry), {
+    dryRun: false,
+    deleteUntagged: false,
+    graceMs: 60_000,
+    afterAside: async (aside) => {
+      assert.ok(aside.includes(layerDigest));
+      // The PUT touches the layer's link (seen by the second look) and then finds the data gone
+      // or, from its link cache, still there: either answer is fine, as long as the blob stays.
+      const reply = await pushManifest(url, 'gc/aside', 'v1', manifest, OCI_MANIFEST);
+      if (reply.status !== 201) expectError(reply, 400, 'MANIFEST_BLOB_UNKNOWN');
+      pushed = reply.status;
+    },
+  });
+  assert.ok(pushed !== 0, 'the push ran while the blobs were aside');
+  if (pushed === 201) {
+    assert.deepEqual(report.blobsDeleted, [], `accepted, yet deleted ${report.blobsDeleted.join(', ')}`);
+  } else {
+    // Refused at its first blob (the config, touched: put back); what it never touched is garbage.
+    assert.ok(!report.blobsDeleted.includes(configDigest), 'the touched config is put back');
+    // The client's retry: HEAD each blob, upload the missing, PUT again.
+    for (const [digest, bytes] of [[configDigest, config], [layerDigest, layer]] as const) {
+      if ((await blobStatus(url, 'gc/aside', digest)) !== 200) assert.equal(await pushBlob(url, 'gc/aside', bytes), digest);
+    }
+    expectStatus(await pushManifest(url, 'gc/aside', 'v1', manifest, OCI_MANIFEST), 201);
+  }
+  expectStatus(await send(url, '/v2/gc/aside/manifests/v1'), 200);
+  assert.equal(await blobStatus(url, 'gc/aside', layerDigest), 200);
+  assert.equal(await blobStatus(url, 'gc/aside', configDigest), 200);
+});
+
+test('garbage-collect: deletes go in batches, each moved aside and re-checked by one more look at the links', async (t) => {
+  const registry = await startRegistry(t);
+  const orphans: string[] = [];
+  for (let i = 0; i < 5; i++) orphans.push(await pushBlob(registry.url, 'gc/batches', randomBytes(100 + i)));
+  const batches: number[] = [];
+  const report = await garbageCollect(driverOf(registry), options({ batchSize: 2, settleMs: 0, afterAside: async (aside) => void batches.push(aside.length) }));
+  assert.deepEqual(batches, [2, 2, 1]);
+  assert.deepEqual([...report.blobsDeleted].sort(), [...orphans].sort());
+  for (const orphan of orphans) await eventually(`${orphan} is unknown`, async () => (await blobStatus(registry.url, 'gc/batches', orphan)) === 404);
 });
