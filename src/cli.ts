@@ -63,7 +63,7 @@ async function collectGarbage(args: readonly string[]): Promise<number> {
   });
   const graceMs = parseDuration(values.grace);
   if (graceMs === undefined) throw new ConfigError(`--grace must be a duration such as 1h or 30m, got ${values.grace}`);
-  const config = await loadConfig(positionals[0], process.env);
+  const config = await loadConfig(positionals[0], process.env, { onWarning: (message) => process.stderr.write(`quayside: warning: ${message}\n`) });
   const driver = createDriver({ filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } });
   const bar = progressBar();
   let report: GcReport;

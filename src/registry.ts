@@ -44,8 +44,12 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const driverParams: DriverParams = { filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } };
   const driver = createDriver(driverParams);
   // Blobs a garbage collection left aside when it died are invisible until put back (gc/aside.ts; O(1) when none).
-  const restored = await recoverAsideBlobs(driver);
-  if (restored > 0) log.warn({ restored }, 'put back blobs an interrupted garbage collection left aside');
+  // A failure here (read-only storage, say) must not keep the registry from serving what it
+  // has: the next garbage-collect run puts the blobs back as well.
+  await recoverAsideBlobs(driver).then(
+    (restored) => restored > 0 && log.warn({ restored }, 'put back blobs an interrupted garbage collection left aside'),
+    (err: unknown) => log.error({ err }, 'could not put back blobs an interrupted garbage collection left aside; the next garbage-collect run will'),
+  );
   const { engine, fallbackReason } = await selectEngine(config.quayside.hashengine);
   if (fallbackReason !== undefined) log.warn({ reason: fallbackReason }, 'native SHA-256 engine unavailable; using hash-wasm');
   const pool = createChunkPool(driverParams, engine.name, options.workers ?? (config.quayside.workers || undefined));
