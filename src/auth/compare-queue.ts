@@ -4,7 +4,7 @@ import { RegistryError } from '../errors/registry-error.ts';
  * Runs at most `inFlight` password checks at once and lets at most `queued` more wait.
  *
  * bcrypt.compare runs on libuv's threadpool, the same threads that serve every fs call of the
- * registry (UV_THREADPOOL_SIZE, set in registry.ts). A flood of wrong passwords, each check tens
+ * registry (UV_THREADPOOL_SIZE, set by bin/quayside.cjs). A flood of wrong passwords, each check tens
  * of ms of CPU, would otherwise occupy the whole pool and queue the stat()s and reads of uploads
  * and pulls behind it (issue 9). Past the queue: 429 TOOMANYREQUESTS (code-14) with Retry-After,
  * as the upload gate answers; not 401, which would tell a client with good, not yet cached
