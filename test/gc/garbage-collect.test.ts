@@ -106,20 +106,29 @@ test('garbage-collect --delete-untagged: untagged manifests and their blobs go; 
   assert.equal(await blobStatus(url, 'gc/multi', childLayer), 200);
 });
 
-test('garbage-collect: a manifest pushed between mark and sweep keeps the old blob it references (distribution #3045)', async (t) => {
-  const registry = await startRegistry(t);
-  const { url } = registry;
-  // An old layer nothing references yet: exactly what the sweep deletes.
+/**
+ * A config and a layer pushed with no manifest yet, and the manifest that would reference them:
+ * exactly what a sweep deletes unless the manifest arrives in time.
+ */
+async function pushUnreferenced(url: string, repo: string): Promise<{ layer: Buffer; layerDigest: string; config: Buffer; configDigest: string; manifest: Record<string, unknown> }> {
   const layer = randomBytes(3000);
-  const layerDigest = await pushBlob(url, 'gc/race', layer);
-  const config = Buffer.from('{"architecture":"amd64","os":"linux"}');
-  const configDigest = await pushBlob(url, 'gc/race', config);
+  const layerDigest = await pushBlob(url, repo, layer);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', repo }));
+  const configDigest = await pushBlob(url, repo, config);
   const manifest = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: OCI_CONFIG, digest: configDigest, size: config.length },
     layers: [{ mediaType: OCI_LAYER, digest: layerDigest, size: layer.length }],
   };
+  return { layer, layerDigest, config, configDigest, manifest };
+}
+
+test('garbage-collect: a manifest pushed between mark and sweep keeps the old blob it references (distribution #3045)', async (t) => {
+  const registry = await startRegistry(t);
+  const { url } = registry;
+  // An old layer nothing references yet: exactly what the sweep deletes.
+  const { layerDigest, manifest } = await pushUnreferenced(url, 'gc/race');
   await ageEverything(registry.root, 2 * 3_600_000);
   const report = await garbageCollect(driverOf(registry), {
     dryRun: false,
@@ -138,16 +147,7 @@ test('garbage-collect: a manifest pushed between mark and sweep keeps the old bl
 test('garbage-collect: a manifest pushed while its blobs are aside is refused, or accepted and its blobs kept', async (t) => {
   const registry = await startRegistry(t);
   const { url } = registry;
-  const layer = randomBytes(3000);
-  const layerDigest = await pushBlob(url, 'gc/aside', layer);
-  const config = Buffer.from('{"architecture":"arm64","os":"linux"}');
-  const configDigest = await pushBlob(url, 'gc/aside', config);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: OCI_CONFIG, digest: configDigest, size: config.length },
-    layers: [{ mediaType: OCI_LAYER, digest: layerDigest, size: layer.length }],
-  };
+  const { layer, layerDigest, config, configDigest, manifest } = await pushUnreferenced(url, 'gc/aside');
   await ageEverything(registry.root, 2 * 3_600_000);
   let pushed = 0;
   const report = await garbageCollect(driverOf(registry), {
