@@ -12,7 +12,11 @@ export interface FileInfo {
   readonly modifiedAt: Date;
 }
 
-export interface StorageDriver {
+/**
+ * What every driver has, the filesystem and object stores alike (issue 10): whole objects named
+ * by slash paths, listed one folder level at a time, read by byte range.
+ */
+export interface ObjectStore {
   readonly name: string;
   /** Whole content of a small file; throws PathNotFoundError when absent. */
   getContent(path: string): Promise<Buffer>;
@@ -22,17 +26,29 @@ export interface StorageDriver {
    * lose the new content, which callers must be able to rebuild (upload checkpoints).
    */
   putContent(path: string, content: Uint8Array | string, options?: { durable?: boolean }): Promise<void>;
-  /** undefined when nothing is there. */
+  /** undefined when nothing is there; a folder (anything below `path/`) has isDirectory. */
   stat(path: string): Promise<FileInfo | undefined>;
   /** Names of the direct children, sorted; [] when the directory is absent. */
   list(path: string): Promise<string[]>;
+  /** A stream of bytes [start, end] inclusive, empty past the end; throws PathNotFoundError when absent. */
+  reader(path: string, start?: number, end?: number): Promise<Readable>;
+  /** Moves a file into place durably, creating parent directories; replaces the destination. */
+  move(from: string, to: string): Promise<void>;
+  /** Removes a file or a whole tree; absent is fine. */
+  delete(path: string): Promise<void>;
+}
+
+/**
+ * The filesystem driver's POSIX extras, which the upload path and garbage collection still use.
+ * An object store has none of them (no write at an offset, no fsync, no settable mtime); the
+ * upload writer and state object of issue 10 replace them.
+ */
+export interface StorageDriver extends ObjectStore {
   /**
    * Sets the modification time to now; false when nothing is there. Garbage collection reads it:
    * a link touched after its mark phase started is in use (see gc/garbage-collect.ts).
    */
   touch(path: string): Promise<boolean>;
-  /** A stream of bytes [start, end] inclusive; throws PathNotFoundError when absent. */
-  reader(path: string, start?: number, end?: number): Promise<Readable>;
   /**
    * Writes `bytes` at `offset`, cutting the file to `offset` first when it is longer. Creates the
    * file at offset 0. Throws OffsetMismatchError when the file is shorter than `offset` (or
@@ -41,10 +57,6 @@ export interface StorageDriver {
   writeAt(path: string, offset: number, bytes: Uint8Array): Promise<void>;
   /** Makes the file's bytes durable (fdatasync). */
   sync(path: string): Promise<void>;
-  /** Moves a file into place durably, creating parent directories; replaces the destination. */
-  move(from: string, to: string): Promise<void>;
-  /** Removes a file or a whole tree; absent is fine. */
-  delete(path: string): Promise<void>;
 }
 
 /** The driver's "not found", free of HTTP; errors/to-registry-error.ts and callers map it. */
@@ -56,7 +68,7 @@ export class PathNotFoundError extends Error {
 }
 
 /** `getContent`, with "nothing there" as undefined; every other failure still throws. */
-export async function getContentIfExists(driver: StorageDriver, path: string): Promise<Buffer | undefined> {
+export async function getContentIfExists(driver: ObjectStore, path: string): Promise<Buffer | undefined> {
   try {
     return await driver.getContent(path);
   } catch (err) {
