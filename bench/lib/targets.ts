@@ -1,7 +1,7 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -96,13 +96,24 @@ export function buildQuayside(): void {
 export interface QuaysideOptions {
   readonly root: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Node flags instead of the launcher's own (bench/load/idle-gap.ts compares them). */
+  readonly nodeFlags?: readonly string[];
+}
+
+const LAUNCHER = join(repoRoot, 'bin', 'quayside.cjs');
+
+/** The node flags of bin/quayside.cjs's shebang (`#!/usr/bin/env -S node --expose-gc …`): the bench runs Quayside as the command does, with this process's node. */
+export function launcherFlags(): string[] {
+  const shebang = readFileSync(LAUNCHER, 'utf8').split('\n', 1)[0] ?? '';
+  const words = shebang.split(/\s+/);
+  return words.slice(words.indexOf('node') + 1);
 }
 
 export async function startQuayside(options: QuaysideOptions): Promise<Target> {
   buildQuayside();
   await mkdir(options.root, { recursive: true });
   const port = await freePort();
-  const child = spawn(process.execPath, ['--expose-gc', join(repoRoot, 'bin', 'quayside.cjs'), 'serve'], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? launcherFlags()), LAUNCHER, 'serve'], {
     env: {
       ...process.env,
       REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
@@ -217,7 +228,9 @@ export async function startCeiling(options: { root: string; answers: readonly Re
   await writeFile(file, JSON.stringify(options.answers));
   const port = await freePort();
   const script = join(repoRoot, 'bench', 'lib', 'ceiling-server.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, file, String(port)], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+  // The launcher's node flags too: the ceiling is what node:http costs with the same V8 settings
+  // (without --no-memory-reducer, an idle ceiling slowed by ~25 % between rounds).
+  const child = spawn(process.execPath, [...launcherFlags(), '--import', 'tsx', script, file, String(port)], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url, child);
   return processStats(child, 'node:http ceiling', url, options.root);

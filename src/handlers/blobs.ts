@@ -1,21 +1,36 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import { parseDigest } from '../digest/digest.ts';
+import { parseDigest, type Digest } from '../digest/digest.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import { HEADER, parseBlobRange } from '../http/headers.ts';
 import { sendBytes, sendEmpty, sendStream } from '../http/respond.ts';
 import { SMALL_BLOB_MAX } from '../storage/blob-store.ts';
-import type { Handler } from '../http/context.ts';
+import type { Handler, RequestContext } from '../http/context.ts';
 import { requireDeleteEnabled, requireParam } from './references.ts';
 
 /** Blobs are served as opaque bytes, as distribution does; the manifest says what they are. */
 const BLOB_CONTENT_TYPE = 'application/octet-stream';
 
 /** end-2 (GET/HEAD): the blob as linked in this repository; one `Range` → 206 (RFC 9110). */
-export const getBlob: Handler = async ({ req, res, params, services }) => {
-  const digest = parseDigest(requireParam(params.digest, 'digest'));
+export const getBlob: Handler = (ctx) => {
+  const digest = parseDigest(requireParam(ctx.params.digest, 'digest'));
+  // A cached small blob (configs, small layers, signatures): answered now, without an await.
+  const cached = ctx.services.blobs.cachedSmall(ctx.params.name, digest);
+  if (cached) return sendBlob(ctx, digest, cached.length, cached);
+  return getStoredBlob(ctx, digest);
+};
+
+async function getStoredBlob(ctx: RequestContext, digest: Digest): Promise<void> {
+  const { params, services } = ctx;
   const size = await services.blobs.statInRepository(params.name, digest);
   if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
+  if (size > SMALL_BLOB_MAX) return sendBlob(ctx, digest, size, undefined);
+  const bytes = size === 0 ? Buffer.alloc(0) : await services.blobs.readSmall(digest);
+  if (!bytes) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
+  return sendBlob(ctx, digest, size, bytes);
+}
 
+/** The answer for a blob of `size` bytes: `bytes` when in memory, else streamed from storage. */
+function sendBlob({ req, res, services }: RequestContext, digest: Digest, size: number, bytes: Buffer | undefined): Promise<void> | void {
   const range = parseBlobRange(req.headers.range, size);
   if (range.kind === 'unsatisfiable') {
     res.setHeader(HEADER.contentRange, `bytes */${size}`);
@@ -33,17 +48,13 @@ export const getBlob: Handler = async ({ req, res, params, services }) => {
   };
   if (partial) headers[HEADER.contentRange] = `bytes ${start}-${end}/${size}`;
   const status = partial ? 206 : 200;
-  if (size <= SMALL_BLOB_MAX) {
-    const bytes = size === 0 ? Buffer.alloc(0) : await services.blobs.readSmall(digest);
-    if (!bytes) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
-    sendBytes(req, res, status, partial ? bytes.subarray(start, end + 1) : bytes, headers);
-    return;
-  }
-  const body = await services.blobs.open(digest, start, end);
-  if (!body) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
-  headers[HEADER.contentLength] = String(end - start + 1);
-  await sendStream(req, res, status, headers, body);
-};
+  if (bytes) return sendBytes(req, res, status, partial ? bytes.subarray(start, end + 1) : bytes, headers);
+  return services.blobs.open(digest, start, end).then((body) => {
+    if (!body) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
+    headers[HEADER.contentLength] = String(end - start + 1);
+    return sendStream(req, res, status, headers, body);
+  });
+}
 
 /** end-10: unlinks the blob from the repository (its bytes go at garbage collection). */
 export const deleteBlob: Handler = async ({ res, params, services }) => {

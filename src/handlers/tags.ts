@@ -1,7 +1,7 @@
 import { RegistryError } from '../errors/registry-error.ts';
 import { HEADER } from '../http/headers.ts';
 import { sendBytes, sendJson } from '../http/respond.ts';
-import type { Handler } from '../http/context.ts';
+import type { Handler, RequestContext } from '../http/context.ts';
 import { nextLink, paginate, readPageSize } from './pagination.ts';
 
 /**
@@ -21,9 +21,15 @@ function wholeListBody(name: string, tags: readonly string[]): Buffer {
 }
 
 /** end-8a / end-8b: GET /v2/<name>/tags/list?n=&last= ; NAME_UNKNOWN (code-9) for no such repository. */
-export const getTags: Handler = async ({ req, res, params, query, services }) => {
+export const getTags: Handler = (ctx) => {
+  // Cached (a poller's every request after the first): answered now, without an await.
+  const cached = ctx.services.manifests.cachedTagsOf(ctx.params.name);
+  if (cached) return sendTags(ctx, cached);
+  return ctx.services.manifests.tagsOf(ctx.params.name).then((tags) => sendTags(ctx, tags));
+};
+
+function sendTags({ req, res, params, query }: RequestContext, tags: readonly string[] | undefined): void {
   const n = readPageSize(query, undefined);
-  const tags = await services.manifests.tagsOf(params.name);
   if (!tags) throw new RegistryError('NAME_UNKNOWN', { name: params.name });
   const last = query.get('last');
   if (n === undefined && last === null) {
@@ -33,4 +39,4 @@ export const getTags: Handler = async ({ req, res, params, query, services }) =>
   const page = paginate(tags, n, last);
   const link = page.next === undefined || n === undefined ? {} : { [HEADER.link]: nextLink(`/v2/${params.name}/tags/list`, n, page.next) };
   sendJson(req, res, 200, { name: params.name, tags: page.items }, link);
-};
+}

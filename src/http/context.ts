@@ -22,4 +22,8 @@ export interface RequestContext {
   readonly grants: Grants;
 }
 
-export type Handler = (ctx: RequestContext) => Promise<void>;
+/**
+ * A route's handler. It may answer before returning (no promise): a GET served from the caches
+ * is answered in the request's own event, without the microtask hops of an async chain (issue 9).
+ */
+export type Handler = (ctx: RequestContext) => Promise<void> | void;

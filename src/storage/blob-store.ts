@@ -11,6 +11,7 @@ const LINK_TTL_MS = 1000;
 export const SMALL_BLOB_MAX = 64 * 1024;
 const MIB = 1024 * 1024;
 const SMALL_CACHE_BYTES = 32 * MIB;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Content-addressed blobs and their links into repositories. A blob is visible in a repository
@@ -28,6 +29,16 @@ export class BlobStore {
   });
 
   constructor(private readonly driver: StorageDriver) {}
+
+  /**
+   * The bytes of a small blob linked in `repo` when both are cached, without an await;
+   * undefined otherwise (then statInRepository and readSmall read storage).
+   */
+  cachedSmall(repo: string, digest: Digest): Buffer | undefined {
+    const size = this.linked.get(`${repo}@${digest.value}`);
+    if (size === undefined || size > SMALL_BLOB_MAX) return undefined;
+    return size === 0 ? EMPTY : this.small.get(digest.value);
+  }
 
   /** Size of the blob as seen from `repo`; undefined when not linked there or not stored. */
   async statInRepository(repo: string, digest: Digest): Promise<number | undefined> {

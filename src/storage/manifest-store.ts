@@ -93,8 +93,20 @@ export class ManifestStore {
     return this.cache.calculatedSize;
   }
 
+  /**
+   * The manifest when the tag, the revision and the bytes are all cached, without an await;
+   * undefined otherwise (then get() reads storage, or says it is not there).
+   */
+  cached(repo: string, reference: Tag | Digest): StoredManifest | undefined {
+    const digest = typeof reference === 'string' ? this.tags.get(`${repo}:${reference}`) : reference;
+    if (!digest || this.revisions.get(`${repo}@${digest.value}`) !== true) return undefined;
+    return this.cache.get(digest.value);
+  }
+
   /** Resolves a tag or digest reference to the manifest; MANIFEST_UNKNOWN (code-7) when absent. */
   async get(repo: string, reference: Tag | Digest): Promise<StoredManifest> {
+    const cached = this.cached(repo, reference);
+    if (cached) return cached;
     const digest = typeof reference === 'string' ? await this.resolveTag(repo, reference) : reference;
     if (!digest || !(await this.hasRevision(repo, digest))) {
       throw new RegistryError('MANIFEST_UNKNOWN', { name: repo, reference: typeof reference === 'string' ? reference : reference.value });
@@ -245,6 +257,11 @@ export class ManifestStore {
    * The repository's tags, sorted, or undefined when there is no such repository (end-8a).
    * Cached like the links; only a found repository is cached, so a first push shows at once.
    */
+  /** The repository's tags when cached, without an await; undefined otherwise. */
+  cachedTagsOf(repo: string): readonly string[] | undefined {
+    return this.tagLists.get(repo);
+  }
+
   async tagsOf(repo: string): Promise<readonly string[] | undefined> {
     const cached = this.tagLists.get(repo);
     if (cached) return cached;
