@@ -143,6 +143,13 @@ describe('s3 driver on Ceph RGW', { skip: s3Unavailable }, () => {
     assert.deepEqual(await driver.list('/odd'), []);
   });
 
+  test('s3 driver: move onto itself keeps the object (S3 refuses self-copies; the delete must not follow)', async (t) => {
+    const driver = await makeS3Driver(t);
+    await driver.putContent('/self/f', 'kept');
+    await driver.move('/self/f', '/self/f');
+    assert.equal((await driver.getContent('/self/f')).toString(), 'kept');
+  });
+
   test('s3 driver: move above the multipart threshold copies in parts (UploadPartCopy), bytes intact', async (t) => {
     const mib = 1024 * 1024;
     const driver = await makeS3Driver(t, { multipartCopyThreshold: 5 * mib, multipartCopyPartSize: 5 * mib });

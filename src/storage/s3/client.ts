@@ -75,6 +75,8 @@ interface RequestSpec {
   readonly query?: Readonly<Record<string, string>>;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: Buffer;
+  /** The caller streams the body at its own pace: no idle timer once the headers are in. */
+  readonly stream?: boolean;
 }
 
 type XmlNode = Record<string, unknown>;
@@ -200,9 +202,9 @@ export class S3Client {
         req.destroy(new S3Error(operation, 'Timeout', 0, `no answer from ${this.options.endpoint.origin} in ${this.timeoutMs / 1000} s`));
       });
       req.once('response', (res) => {
-        // The caller now owns the body; its pace is theirs (a slow client pulling a blob), so the
-        // idle timer stops here.
-        req.setTimeout(0);
+        // A streamed body goes at its reader's pace (a slow client pulling a blob): the idle timer
+        // stops here. Bodies read whole (XML answers) keep it, so a stalled answer still fails.
+        if (spec.stream === true) req.setTimeout(0);
         resolve(res);
       });
       req.once('error', (err: Error) => {
@@ -267,7 +269,7 @@ export class S3Client {
    */
   async getObject(key: string, range?: { start: number; end?: number }): Promise<http.IncomingMessage | 'out-of-range'> {
     const headers: Record<string, string> = range === undefined ? {} : { Range: `bytes=${range.start}-${range.end ?? ''}` };
-    const res = await this.send('GetObject', { method: 'GET', key, headers });
+    const res = await this.send('GetObject', { method: 'GET', key, headers, stream: true });
     const status = res.statusCode ?? 0;
     if (status === 200 || status === 206) return res;
     if (status === 416) {

@@ -155,6 +155,8 @@ export class S3Driver implements ObjectStore {
     const destination = this.layout.key(to);
     const head = await this.client.headObject(source);
     if (head === undefined) throw new PathNotFoundError(from);
+    // S3 refuses a copy onto itself, and the delete after it would then lose the object.
+    if (source === destination) return;
     if (head.size <= this.copyThreshold) {
       try {
         await this.client.copyObject(source, destination);
