@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
+import { sha256Digest, type Digest } from '../../src/digest/digest.ts';
 import { PathNotFoundError } from '../../src/storage/driver.ts';
 import { S3Error } from '../../src/storage/s3/client.ts';
 import { S3Driver, endpointOf } from '../../src/storage/s3/driver.ts';
+import { paths } from '../../src/storage/paths.ts';
 import { KeyLayout } from '../../src/storage/s3/layout.ts';
 import { openS3Driver } from '../../src/storage/s3/open.ts';
-import { freshRoot, makeS3Driver, s3TestParams, s3Unavailable } from '../helpers/s3.ts';
+import { peersSkipReason } from '../helpers/peers.ts';
+import { freshRoot, makeS3Driver, s3TestParams, s3Unavailable, startDockerRegistryOnS3 } from '../helpers/s3.ts';
 import { objectStoreSuite } from './driver-suite.ts';
 
 // No network: the layout and endpoint rules.
@@ -190,5 +194,90 @@ describe('s3 driver on Ceph RGW', { skip: s3Unavailable }, () => {
     assert.ok(driver instanceof S3Driver);
     await driver.verify();
     t.after(async () => driver.close());
+  });
+});
+
+// Both ways with distribution itself: Debian's docker-registry 2.8 (s3-aws driver) on the same RGW
+// and rootdirectory. Peers come from scripts/ensure-tools.sh (installed when root).
+
+const compatSkip = s3Unavailable || (await peersSkipReason());
+
+function sha256(bytes: Buffer | string): Digest {
+  return sha256Digest(createHash('sha256').update(bytes).digest('hex'));
+}
+
+function imageManifest(config: Buffer, layer: Buffer): Buffer {
+  const descriptor = (mediaType: string, bytes: Buffer): object => ({ mediaType, digest: sha256(bytes).value, size: bytes.length });
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: descriptor('application/vnd.oci.image.config.v1+json', config),
+      layers: [descriptor('application/vnd.oci.image.layer.v1.tar+gzip', layer)],
+    }),
+  );
+}
+
+describe('s3 layout shared with docker-registry 2.8 on the same RGW', { skip: compatSkip }, () => {
+  test('s3 driver reads what docker-registry wrote: blob data, layer link, tag link, repository listing', async (t) => {
+    const root = freshRoot();
+    const driver = new S3Driver(s3TestParams(root));
+    t.after(async () => {
+      await driver.delete('/');
+      driver.close();
+    });
+    const registry = await startDockerRegistryOnS3(t, root);
+    const layer = randomBytes(10_000);
+    const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+    for (const blob of [layer, config]) {
+      const started = await fetch(`${registry.url}/v2/compat/a/blobs/uploads/`, { method: 'POST' });
+      assert.equal(started.status, 202, registry.output());
+      const location = new URL(started.headers.get('location') ?? '', registry.url);
+      location.searchParams.set('digest', sha256(blob).value);
+      const put = await fetch(location, { method: 'PUT', body: blob, headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(put.status, 201, `${await put.text()}\n${registry.output()}`);
+    }
+    const manifest = imageManifest(config, layer);
+    const pushed = await fetch(`${registry.url}/v2/compat/a/manifests/v1`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(pushed.status, 201, `${await pushed.text()}\n${registry.output()}`);
+
+    const d = sha256(layer);
+    assert.ok((await driver.getContent(paths.blobData(d))).equals(layer), 'blob data at blobs/sha256/<2>/<hex>/data');
+    assert.equal((await driver.getContent(paths.layerLink('compat/a', d))).toString(), d.value);
+    assert.equal((await driver.getContent(paths.tagCurrentLink('compat/a', 'v1'))).toString(), sha256(manifest).value);
+    assert.ok((await driver.getContent(paths.blobData(sha256(manifest)))).equals(manifest));
+    assert.deepEqual(await driver.list(paths.repositoriesUnder('compat')), ['a']);
+    assert.deepEqual(await driver.list(paths.repository('compat/a')), ['_layers', '_manifests']);
+    assert.ok((await driver.list(paths.blobsWithPrefix('sha256', d.hex.slice(0, 2)))).includes(d.hex));
+    assert.equal((await driver.stat(paths.blobData(d)))?.size, layer.length);
+  });
+
+  test('docker-registry serves what the s3 driver wrote: blob, manifest by tag, tags list, catalog', async (t) => {
+    const root = freshRoot();
+    const driver = new S3Driver(s3TestParams(root));
+    t.after(async () => {
+      await driver.delete('/');
+      driver.close();
+    });
+    const layer = randomBytes(10_000);
+    const config = Buffer.from('{"architecture":"arm64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+    const manifest = imageManifest(config, layer);
+    for (const blob of [layer, config, manifest]) await driver.putContent(paths.blobData(sha256(blob)), blob);
+    for (const blob of [layer, config]) await driver.putContent(paths.layerLink('compat/b', sha256(blob)), sha256(blob).value);
+    const m = sha256(manifest);
+    await driver.putContent(paths.revisionLink('compat/b', m), m.value);
+    await driver.putContent(paths.tagCurrentLink('compat/b', 'v1'), m.value);
+    await driver.putContent(paths.tagIndexLink('compat/b', 'v1', m), m.value);
+
+    const registry = await startDockerRegistryOnS3(t, root);
+    const blob = await fetch(`${registry.url}/v2/compat/b/blobs/${sha256(layer).value}`);
+    assert.equal(blob.status, 200, registry.output());
+    assert.ok(Buffer.from(await blob.arrayBuffer()).equals(layer));
+    const got = await fetch(`${registry.url}/v2/compat/b/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(got.status, 200, registry.output());
+    assert.equal(got.headers.get('docker-content-digest'), m.value);
+    assert.ok(Buffer.from(await got.arrayBuffer()).equals(manifest));
+    assert.deepEqual(await (await fetch(`${registry.url}/v2/compat/b/tags/list`)).json(), { name: 'compat/b', tags: ['v1'] });
+    assert.deepEqual(await (await fetch(`${registry.url}/v2/_catalog`)).json(), { repositories: ['compat/b'] });
   });
 });
