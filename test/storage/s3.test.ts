@@ -172,7 +172,7 @@ describe('s3 driver on Ceph RGW', { skip: s3Unavailable }, () => {
     const driver = new S3Driver(s3TestParams(freshRoot(), { bucket: 'quayside-no-such-bucket' }));
     t.after(async () => driver.close());
     await assert.rejects(driver.verify(), (err: unknown) => err instanceof S3Error && err.code === 'NoSuchBucket' && err.message.includes('quayside-no-such-bucket'));
-    for (const attempt of [() => driver.getContent('/x'), () => driver.stat('/x'), () => driver.list('/'), () => driver.putContent('/x', 'x'), () => driver.delete('/x')]) {
+    for (const attempt of [() => driver.getContent('/x'), () => driver.stat('/x'), () => driver.list('/'), () => driver.putContent('/x', 'x'), () => driver.delete('/x'), () => driver.move('/x', '/y'), () => driver.reader('/x', 3)]) {
       await assert.rejects(attempt, (err: unknown) => err instanceof S3Error && err.code === 'NoSuchBucket' && !(err instanceof PathNotFoundError));
     }
   });

@@ -154,7 +154,11 @@ export class S3Driver implements ObjectStore {
     const source = this.layout.key(from);
     const destination = this.layout.key(to);
     const head = await this.client.headObject(source);
-    if (head === undefined) throw new PathNotFoundError(from);
+    if (head === undefined) {
+      // A bodiless HEAD 404 is also a missing bucket: one list says which (and throws NoSuchBucket).
+      await this.client.listObjectsV2({ prefix: source, maxKeys: 1 });
+      throw new PathNotFoundError(from);
+    }
     // S3 refuses a copy onto itself, and the delete after it would then lose the object.
     if (source === destination) return;
     if (head.size <= this.copyThreshold) {
