@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { sha256Digest, type Digest } from '../../src/digest/digest.ts';
@@ -84,6 +85,29 @@ test('s3 client: nothing listening on the endpoint is a clear network error', as
   const driver = new S3Driver({ region: 'us-east-1', regionendpoint: `http://127.0.0.1:${address.port}`, bucket: 'b', accesskey: 'a', secretkey: 's', forcepathstyle: true });
   t.after(async () => driver.close());
   await assert.rejects(driver.stat('/x'), (err: unknown) => err instanceof S3Error && err.code === 'ECONNREFUSED' && err.message.includes(`127.0.0.1:${address.port}`));
+});
+
+test('s3 client: kept-alive sockets the service closed are retried until a fresh socket answers', async (t) => {
+  // The service drops every second request that arrives on a reused connection without an answer,
+  // as a server does when its keep-alive timer fires while the request is on the way.
+  let requests = 0;
+  const server = createHttpServer((req, res) => {
+    requests++;
+    const seen = (requestsOn.get(req.socket) ?? 0) + 1;
+    requestsOn.set(req.socket, seen);
+    if (seen > 1) return req.socket.destroy();
+    res.writeHead(200, { 'content-length': '0', etag: '"e"', 'last-modified': new Date(0).toUTCString() }).end();
+  });
+  const requestsOn = new Map<unknown, number>();
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  assert.ok(address !== null && typeof address === 'object');
+  const driver = new S3Driver({ region: 'us-east-1', regionendpoint: `http://127.0.0.1:${address.port}`, bucket: 'b', accesskey: 'a', secretkey: 's', forcepathstyle: true });
+  t.after(async () => driver.close());
+  for (let i = 0; i < 4; i++) assert.equal((await driver.stat('/x'))?.size, 0);
+  // Later stats meet one or more stale pooled sockets before a fresh one answers.
+  assert.ok(requests > 4, `${requests} requests reached the service`);
 });
 
 // Against the real Ceph RGW.

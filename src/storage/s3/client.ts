@@ -124,6 +124,7 @@ function children(node: unknown, name: string): unknown[] {
 
 /** Network failures that mean "a kept-alive socket was closed under us": safe to send again. */
 const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const MAX_STALE_RETRIES = 16;
 
 export class S3Client {
   private readonly options: S3ClientOptions;
@@ -163,9 +164,11 @@ export class S3Client {
 
   /**
    * Sends one signed request and resolves with the response once its headers are in; the body is
-   * left unread for the caller (stream it, or `readAll`). Retries once when a reused keep-alive
-   * socket turns out closed (Node's documented pattern: `req.reusedSocket`); bodies are Buffers,
-   * so every request can be sent again.
+   * left unread for the caller (stream it, or `readAll`). When a reused keep-alive socket turns out
+   * closed by the service (Node's documented `req.reusedSocket` pattern), sends again: each such
+   * failure destroys that socket, and the pool may hold several stale ones (seen in the test), so
+   * it retries until a request fails on a fresh socket, at most MAX_STALE_RETRIES times. Bodies are
+   * Buffers, so any request can be sent again.
    */
   private async send(operation: string, spec: RequestSpec): Promise<http.IncomingMessage> {
     for (let attempt = 0; ; attempt++) {
@@ -173,7 +176,8 @@ export class S3Client {
         return await this.sendOnce(operation, spec);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (attempt === 0 && (err as { reusedSocket?: boolean }).reusedSocket === true && code !== undefined && STALE_SOCKET_CODES.has(code)) continue;
+        const stale = (err as { reusedSocket?: boolean }).reusedSocket === true && code !== undefined && STALE_SOCKET_CODES.has(code);
+        if (stale && attempt < MAX_STALE_RETRIES) continue;
         throw err;
       }
     }
