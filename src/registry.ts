@@ -8,6 +8,8 @@ import { createLogger, type Logger } from './log.ts';
 import { createRouter } from './routing/router.ts';
 import { BlobStore } from './storage/blob-store.ts';
 import type { DriverParams } from './storage/driver.ts';
+import { Catalog } from './storage/catalog.ts';
+import { LINK_TTL_MS } from './storage/link-cache.ts';
 import { createDriver } from './storage/factory.ts';
 import { ManifestStore } from './storage/manifest-store.ts';
 import { defaultPipelineOptions, type PipelineOptions } from './uploads/pipeline.ts';
@@ -56,10 +58,12 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const locks = new UploadLocks(lockWaitsWithin(config.quayside.limits.idletimeout));
   const pipeline = { ...defaultPipelineOptions, maxUploadSize: config.quayside.limits.uploadsize, ...options.pipeline };
   const blobs = new BlobStore(driver);
+  const catalog = new Catalog(driver, LINK_TTL_MS);
   const services: Services = {
     config,
     driver,
     blobs,
+    catalog,
     manifests: new ManifestStore(driver, blobs, { maxReferences: config.quayside.limits.manifestreferences }),
     auth: createAuthenticator(config),
     uploadGate: new UploadGate(config.quayside.limits.concurrentuploads),

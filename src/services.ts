@@ -1,5 +1,6 @@
 import type { Config } from './config/schema.ts';
 import type { BlobStore } from './storage/blob-store.ts';
+import type { Catalog } from './storage/catalog.ts';
 import type { StorageDriver } from './storage/driver.ts';
 import type { ManifestStore } from './storage/manifest-store.ts';
 import type { CommitDeps } from './uploads/commit.ts';
@@ -16,6 +17,8 @@ export interface Services {
   readonly driver: StorageDriver;
   readonly blobs: BlobStore;
   readonly manifests: ManifestStore;
+  /** GET /v2/_catalog's names; handlers that can create a repository tell it (storage/catalog.ts). */
+  readonly catalog: Catalog;
   readonly uploads: CommitDeps;
   readonly uploadGate: UploadGate;
   /** Set when `auth` is configured. */

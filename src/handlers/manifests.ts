@@ -41,6 +41,7 @@ export const putManifest: Handler = async ({ req, res, params, query, services }
   }
   const body = await readBounded(req, MANIFEST_LIMIT);
   const { digest, parsed } = await services.manifests.put(params.name, reference, tags, body, req.headers[HEADER.contentType]);
+  services.catalog.noteWrite(params.name);
   sendEmpty(res, 201, {
     [HEADER.location]: `/v2/${params.name}/manifests/${digest.value}`,
     [HEADER.contentDigest]: digest.value,

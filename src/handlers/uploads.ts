@@ -114,6 +114,7 @@ export const postUpload: Handler = async (ctx) => {
   if (mount !== null) {
     const digest = parseDigest(mount);
     if (await tryMount(ctx, digest, query.get('from'))) {
+      services.catalog.noteWrite(params.name);
       sendBlobCreated(ctx, digest);
       return;
     }
@@ -121,6 +122,7 @@ export const postUpload: Handler = async (ctx) => {
   const digestParam = query.get('digest');
   const digest = digestParam === null ? undefined : parseDigest(digestParam);
   const ref = await createUpload(services.driver, params.name);
+  services.catalog.noteWrite(params.name);
   if (!digest) {
     sendUploadAccepted(ctx, 202, ref, 0);
     return;

@@ -3,10 +3,8 @@ import { LRUCache } from 'lru-cache';
 import type { Digest } from '../digest/digest.ts';
 import { getContentIfExists, PathNotFoundError, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
-import { ENTRY_OVERHEAD_BYTES, LinkCache, stringBytes } from './link-cache.ts';
+import { ENTRY_OVERHEAD_BYTES, LINK_TTL_MS, LinkCache, stringBytes } from './link-cache.ts';
 
-/** How long another process's unlink may go unseen here (link-cache.ts). */
-const LINK_TTL_MS = 1000;
 /** Blobs up to this size are served from memory once read (configs, small layers, signatures). */
 export const SMALL_BLOB_MAX = 64 * 1024;
 const MIB = 1024 * 1024;

@@ -7,6 +7,12 @@ import { LRUCache } from 'lru-cache';
  */
 export const ENTRY_OVERHEAD_BYTES = 200;
 
+/**
+ * How long a change made by another process on the same storage (a replica, docker-registry,
+ * garbage collection) may go unseen here: every link cache, and the catalog, use this one bound.
+ */
+export const LINK_TTL_MS = 1000;
+
 /** Bytes of a string in V8's heap, counted high (two bytes a character, as when it is not Latin-1). */
 export function stringBytes(text: string): number {
   return 2 * text.length + 16;

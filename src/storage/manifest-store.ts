@@ -8,11 +8,9 @@ import type { BlobStore } from './blob-store.ts';
 import { getContentIfExists, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
 import { KeyedQueue } from './keyed-queue.ts';
-import { ENTRY_OVERHEAD_BYTES, LinkCache, stringBytes } from './link-cache.ts';
+import { ENTRY_OVERHEAD_BYTES, LINK_TTL_MS, LinkCache, stringBytes } from './link-cache.ts';
 import { repositoryExists } from './repositories.ts';
 
-/** How long another process's tag change may go unseen here (link-cache.ts). */
-const LINK_TTL_MS = 1000;
 const MIB = 1024 * 1024;
 /** Memory for manifest bytes served again (GET by tag and digest, referrers). */
 const MANIFEST_CACHE_BYTES = 32 * MIB;
@@ -253,15 +251,15 @@ export class ManifestStore {
     return this.driver.list(paths.tagsDir(repo));
   }
 
-  /**
-   * The repository's tags, sorted, or undefined when there is no such repository (end-8a).
-   * Cached like the links; only a found repository is cached, so a first push shows at once.
-   */
   /** The repository's tags when cached, without an await; undefined otherwise. */
   cachedTagsOf(repo: string): readonly string[] | undefined {
     return this.tagLists.get(repo);
   }
 
+  /**
+   * The repository's tags, sorted, or undefined when there is no such repository (end-8a).
+   * Cached like the links; only a found repository is cached, so a first push shows at once.
+   */
   async tagsOf(repo: string): Promise<readonly string[] | undefined> {
     const cached = this.tagLists.get(repo);
     if (cached) return cached;

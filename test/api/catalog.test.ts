@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { expectError, expectHeader, expectStatus, type Reply } from '../helpers/assertions.ts';
 import { pushImageManifest, readJson } from '../helpers/manifest-fixtures.ts';
@@ -98,4 +100,23 @@ test('GET catalog: a repository whose name contains ".tmp-" (legal; once the tem
   const own = await startRegistry(t);
   await pushImageManifest(own.url, 'x.tmp-y', 'v1');
   expectCatalog(await send(own.url, '/v2/_catalog'), ['x.tmp-y']);
+});
+
+test('GET catalog: a push through this registry is listed at once; a repository another process made, within the 1 s link TTL', async (t) => {
+  const own = await startRegistry(t);
+  expectCatalog(await send(own.url, '/v2/_catalog'), []);
+  await pushImageManifest(own.url, 'pushed/here', 'v1');
+  expectCatalog(await send(own.url, '/v2/_catalog'), ['pushed/here']);
+  // Another process on the same root (a replica, docker-registry): an upload folder is a repository.
+  const other = join(own.root, 'docker/registry/v2/repositories/made/elsewhere/_uploads/u1');
+  await mkdir(other, { recursive: true });
+  await writeFile(join(other, 'startedat'), new Date().toISOString());
+  const deadline = Date.now() + 5000;
+  let names: string[] = [];
+  while (Date.now() < deadline) {
+    names = readJson<Catalog>(await send(own.url, '/v2/_catalog')).repositories;
+    if (names.includes('made/elsewhere')) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.deepEqual(names, ['made/elsewhere', 'pushed/here']);
 });
