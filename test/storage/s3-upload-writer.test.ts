@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { uploadDataPath, loadUploadState, UploadConflictError, UploadUnknownError } from '../../src/storage/s3/upload-state.ts';
+import { casUploadState, uploadDataPath, loadUploadState, UploadConflictError, UploadUnknownError } from '../../src/storage/s3/upload-state.ts';
 import { openUploadWriter, startUpload, writerTestHooks } from '../../src/storage/s3/upload-writer.ts';
 import { makeS3Driver, s3Unavailable } from '../helpers/s3.ts';
 
@@ -174,6 +174,26 @@ describe('s3 upload writer (one state object, CAS, uniform parts)', { skip: s3Un
     assert.deepEqual(await driver.list('/'), []);
     await assert.rejects(driver.client.listParts(driver.layout.key(uploadDataPath(REPO, 'u7')), state.multipart.uploadId), /NoSuchUpload|NoSuchKey/); // RGW 16.2 says NoSuchKey, AWS NoSuchUpload
     await assert.rejects(openUploadWriter(driver, REPO, 'u7'), UploadUnknownError);
+  });
+
+  test('s3 upload writer: a commit that died after its committing CAS is finished by the next; appends are refused meanwhile', async (t) => {
+    const driver = await makeS3Driver(t);
+    await startUpload(driver, REPO, 'u8', { chunksize: CHUNK });
+    const data = randomBytes(CHUNK + 777);
+    const w = await openUploadWriter(driver, REPO, 'u8');
+    await w.append(data);
+    await w.flush('x');
+    // The first step of a commit, done by hand: then "the replica died".
+    const loaded = await loadUploadState(driver, REPO, 'u8');
+    await casUploadState(driver, REPO, 'u8', loaded, { ...loaded.state, version: loaded.state.version + 1, committing: true, nextPart: loaded.state.nextPart + 1 });
+    const late = await openUploadWriter(driver, REPO, 'u8');
+    await assert.rejects(late.append(randomBytes(10)), (err: unknown) => err instanceof UploadConflictError && err.reason === 'committing');
+    // Two commits at once (a retried PUT on another replica): both succeed, one blob.
+    const [r1, r2] = await Promise.all([openUploadWriter(driver, REPO, 'u8').then((x) => x.commit('/blobs/b8/data')), openUploadWriter(driver, REPO, 'u8').then((x) => x.commit('/blobs/b8/data'))]);
+    assert.equal(r1.size, data.length);
+    assert.equal(r2.size, data.length);
+    assert.deepEqual(await readAll(driver, '/blobs/b8/data'), data);
+    assert.deepEqual(await driver.list('/'), ['blobs']);
   });
 
   test('s3 upload writer: an upload id is created once (If-None-Match: *)', async (t) => {

@@ -17,6 +17,8 @@ import { DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE } from './params.ts';
 
 /** S3's highest part number. */
 const MAX_PART_NUMBER = 10_000;
+/** How long a commit that lost a race waits for the winner's blob (a copy of GiBs takes a while). */
+const COMMIT_WAIT_MS = 30_000;
 
 /**
  * An upload writer over one multipart upload, living only as long as one request: open it from
@@ -129,10 +131,10 @@ class S3UploadWriter implements UploadWriter {
     return this.driver.layout.key(path);
   }
 
-  private live(): UploadState {
+  private live(allowCommitting = false): UploadState {
     if (this.closed) throw new Error(`upload ${this.id}: writer already committed or cancelled`);
     const state = this.loaded.state;
-    if (state.committing) throw new UploadConflictError('committing', `upload ${this.id} is being committed`);
+    if (state.committing && !allowCommitting) throw new UploadConflictError('committing', `upload ${this.id} is being committed`);
     return state;
   }
 
@@ -229,8 +231,14 @@ class S3UploadWriter implements UploadWriter {
     return offset;
   }
 
+  /**
+   * Every step is safe to run twice, so a commit that died half-way (or two at once: a client's
+   * retried PUT on another replica) is finished by the next commit: a state already `committing`
+   * is taken as it is, a multipart upload already completed is found as its data object, and
+   * whichever copy lands first leaves the same bytes.
+   */
   async commit(destinationPath: string): Promise<CommitResult> {
-    const state = this.live();
+    const state = this.live(true);
     if (this.newParts.length > 0 || this.carrySize !== (state.tail?.size ?? 0)) throw new Error(`upload ${this.id}: commit with bytes appended but not flushed`);
     const destination = this.key(destinationPath);
     const dataKey = this.key(uploadDataPath(this.repo, this.id));
@@ -240,24 +248,38 @@ class S3UploadWriter implements UploadWriter {
       return { size: existing.size, etag: existing.etag, existed: true };
     }
     // From here no writer may append (their next CAS fails, and they refuse a committing state).
-    // The tail's part number is taken by this same CAS.
-    const tailPart = state.nextPart;
-    await this.advance({ committing: true, nextPart: tailPart + 1 });
+    // The tail's part number is taken by this same CAS (a resumed commit finds it taken already).
+    let tailPart: number;
+    if (state.committing) tailPart = state.nextPart - 1;
+    else {
+      tailPart = state.nextPart;
+      await this.advance({ committing: true, nextPart: tailPart + 1 });
+    }
     const multipart = state.multipart;
-    if (multipart === null || multipart.parts.length === 0) {
-      // Under one part: the tail is the whole blob; one server-side copy (or an empty PUT).
-      if (state.tail === null) await this.driver.client.putObject(destination, Buffer.alloc(0));
-      else await this.driver.client.copyObject(state.tail.key, destination);
-    } else {
-      await this.checkParts(dataKey, multipart.uploadId, multipart.parts);
-      const parts = multipart.parts.map((p) => ({ partNumber: p.number, etag: p.etag }));
-      if (state.tail !== null) {
-        const etag = await this.driver.client.uploadPartCopy(state.tail.key, dataKey, multipart.uploadId, tailPart, 0, state.tail.size - 1);
-        parts.push({ partNumber: tailPart, etag });
+    try {
+      if (multipart === null || multipart.parts.length === 0) {
+        // Under one part: the tail is the whole blob; one server-side copy (or an empty PUT).
+        if (state.tail === null) await this.driver.client.putObject(destination, Buffer.alloc(0));
+        else await this.driver.client.copyObject(state.tail.key, destination);
+      } else {
+        const completed = await this.driver.client.headObject(dataKey);
+        if (completed === undefined) {
+          await this.checkParts(dataKey, multipart.uploadId, multipart.parts);
+          const parts = multipart.parts.map((p) => ({ partNumber: p.number, etag: p.etag }));
+          if (state.tail !== null) {
+            const etag = await this.driver.client.uploadPartCopy(state.tail.key, dataKey, multipart.uploadId, tailPart, 0, state.tail.size - 1);
+            parts.push({ partNumber: tailPart, etag });
+          }
+          await this.driver.client.completeMultipartUpload(dataKey, multipart.uploadId, parts);
+        }
+        // One server-side copy to the blob (multipart copy above 5 GiB: the driver's move).
+        await this.driver.move(uploadDataPath(this.repo, this.id), destinationPath);
       }
-      await this.driver.client.completeMultipartUpload(dataKey, multipart.uploadId, parts);
-      // One server-side copy to the blob (multipart copy above 5 GiB: the driver's move).
-      await this.driver.move(uploadDataPath(this.repo, this.id), destinationPath);
+    } catch (err) {
+      // A concurrent commit of the same upload is ahead (RGW: "This multipart completion is
+      // already in progress", or our data/parts gone under us): wait a little for its blob, else
+      // fail; the client's next PUT resumes from the committing state.
+      if (!(await this.landed(destination, state.offset))) throw err;
     }
     const head = await this.driver.client.headObject(destination);
     if (head === undefined) throw new Error(`upload ${this.id}: ${destination} missing after commit`);
@@ -265,6 +287,17 @@ class S3UploadWriter implements UploadWriter {
     await this.driver.delete(paths.uploadDir(this.repo, this.id));
     this.closed = true;
     return { size: head.size, etag: head.etag, existed: false };
+  }
+
+  /** Polls (up to COMMIT_WAIT_MS) for `destination` to hold `size` bytes. */
+  private async landed(destination: string, size: number): Promise<boolean> {
+    const deadline = Date.now() + COMMIT_WAIT_MS;
+    for (;;) {
+      const head = await this.driver.client.headObject(destination);
+      if (head !== undefined && head.size === size) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** The parts S3 holds must include every part the state owns, ETag and size alike (ListParts, every page). */
