@@ -67,6 +67,25 @@ export interface CompletedPart {
   readonly etag: string;
 }
 
+/** One part of a multipart upload as ListParts reports it. */
+export interface ListedPart {
+  readonly partNumber: number;
+  readonly etag: string;
+  readonly size: number;
+}
+
+export interface PartsPage {
+  readonly parts: ListedPart[];
+  /** Set when there is more: pass it back as `partNumberMarker`. */
+  readonly nextPartNumberMarker: number | undefined;
+}
+
+/**
+ * A PutObject precondition. `ifNoneMatch: '*'` creates only (fails when the key exists);
+ * `ifMatch` replaces only the version with that ETag (fails when the key is missing or changed).
+ */
+export type PutCondition = { readonly ifNoneMatch: '*' } | { readonly ifMatch: string };
+
 interface RequestSpec {
   readonly method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
   /** Object key, unencoded; undefined addresses the bucket. */
@@ -86,7 +105,7 @@ const xml = new XMLParser({
   // Keys, ETags and tokens are strings: "0123" must not become 123.
   parseTagValue: false,
   isArray: (_name, jPath) =>
-    jPath === 'ListBucketResult.Contents' || jPath === 'ListBucketResult.CommonPrefixes' || jPath === 'DeleteResult.Error' || jPath === 'DeleteResult.Deleted',
+    jPath === 'ListBucketResult.Contents' || jPath === 'ListBucketResult.CommonPrefixes' || jPath === 'DeleteResult.Error' || jPath === 'DeleteResult.Deleted' || jPath === 'ListPartsResult.Part',
 });
 
 /** encodeURIComponent plus the RFC 3986 reserved characters it leaves alone: SigV4's encoding. */
@@ -314,6 +333,44 @@ export class S3Client {
     res.resume();
   }
 
+  /**
+   * PutObject under a precondition: resolves with the new object's ETag, or 'precondition-failed'
+   * when S3 answered 412 (the condition did not hold) or 409 ConditionalRequestConflict (AWS: a
+   * concurrent conditional write to the same key won the race). Whether a service honours the
+   * headers at all is its business: upload-state.ts records what Ceph RGW does.
+   */
+  async putObjectIf(key: string, body: Buffer, condition: PutCondition, contentType = 'application/octet-stream'): Promise<{ etag: string } | 'precondition-failed'> {
+    const headers: Record<string, string> = { 'Content-Type': contentType };
+    // Ceph RGW 16.2 compares If-Match with the stored ETag, which it keeps without quotes
+    // (strncmp in RGWRados::Object::Write::_do_write_meta's guard): the quoted form every
+    // ETag header carries never matches there. The bare form is what it honours.
+    if ('ifMatch' in condition) headers['If-Match'] = condition.ifMatch.replace(/^"(.*)"$/, '$1');
+    else headers['If-None-Match'] = condition.ifNoneMatch;
+    const res = await this.send('PutObject', { method: 'PUT', key, body, headers });
+    const status = res.statusCode ?? 0;
+    if (status === 412 || status === 409) {
+      res.resume();
+      return 'precondition-failed';
+    }
+    if (status < 200 || status >= 300) throw await S3Client.failure('PutObject', res);
+    res.resume();
+    return { etag: res.headers.etag ?? '' };
+  }
+
+  /** GetObject of a small object read whole, with its ETag; undefined when the key is missing. */
+  async getSmallObject(key: string): Promise<{ body: Buffer; etag: string } | undefined> {
+    const res = await this.send('GetObject', { method: 'GET', key });
+    const status = res.statusCode ?? 0;
+    if (status === 404) {
+      const err = await S3Client.failure('GetObject', res);
+      // A missing bucket is a setup error, not a missing object.
+      if (err.code === 'NoSuchBucket') throw err;
+      return undefined;
+    }
+    if (status !== 200) throw await S3Client.failure('GetObject', res);
+    return { body: await S3Client.readAll(res), etag: res.headers.etag ?? '' };
+  }
+
   async deleteObject(key: string): Promise<void> {
     const res = await this.send('DeleteObject', { method: 'DELETE', key });
     const status = res.statusCode ?? 0;
@@ -374,6 +431,50 @@ export class S3Client {
     return uploadId;
   }
 
+  /** UploadPart of one whole part; returns the part's ETag. */
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string> {
+    const res = await this.send('UploadPart', { method: 'PUT', key, query: { partNumber: String(partNumber), uploadId }, body });
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw await S3Client.failure('UploadPart', res);
+    res.resume();
+    const etag = res.headers.etag ?? '';
+    if (etag === '') throw new S3Error('UploadPart', 'InvalidResponse', status, 'no ETag in the answer');
+    return etag;
+  }
+
+  /**
+   * One page of ListParts (S3 returns at most 1000 parts per page, fewer when `maxParts` says so).
+   * Callers loop on `nextPartNumberMarker`: a single call stops at 1000 parts, which is how
+   * distribution's s3-aws driver lost layers above 10 GB (distribution #2814).
+   */
+  async listParts(key: string, uploadId: string, input: { maxParts?: number; partNumberMarker?: number } = {}): Promise<PartsPage> {
+    const query: Record<string, string> = { uploadId };
+    if (input.maxParts !== undefined) query['max-parts'] = String(input.maxParts);
+    if (input.partNumberMarker !== undefined) query['part-number-marker'] = String(input.partNumberMarker);
+    const result = child(await this.xmlCall('ListParts', { method: 'GET', key, query }), 'ListPartsResult');
+    const parts = children(result, 'Part').map((part) => ({
+      partNumber: Number(text(child(part, 'PartNumber'))),
+      etag: text(child(part, 'ETag')),
+      size: Number(text(child(part, 'Size'))),
+    }));
+    const truncated = text(child(result, 'IsTruncated')) === 'true';
+    const marker = Number(text(child(result, 'NextPartNumberMarker')));
+    if (truncated && !(marker > 0)) throw new S3Error('ListParts', 'InvalidResponse', 200, 'truncated listing without NextPartNumberMarker');
+    return { parts, nextPartNumberMarker: truncated ? marker : undefined };
+  }
+
+  /** Every part of a multipart upload, page after page (`pageSize` only for tests of the loop). */
+  async listAllParts(key: string, uploadId: string, pageSize?: number): Promise<ListedPart[]> {
+    const all: ListedPart[] = [];
+    let partNumberMarker: number | undefined;
+    do {
+      const page = await this.listParts(key, uploadId, { ...(pageSize === undefined ? {} : { maxParts: pageSize }), ...(partNumberMarker === undefined ? {} : { partNumberMarker }) });
+      all.push(...page.parts);
+      partNumberMarker = page.nextPartNumberMarker;
+    } while (partNumberMarker !== undefined);
+    return all;
+  }
+
   /** UploadPartCopy of bytes [first, last] of `sourceKey`; returns the part's ETag. */
   async uploadPartCopy(sourceKey: string, destinationKey: string, uploadId: string, partNumber: number, first: number, last: number): Promise<string> {
     const result = await this.xmlCall('UploadPartCopy', {
@@ -387,11 +488,13 @@ export class S3Client {
     return etag;
   }
 
-  async completeMultipartUpload(key: string, uploadId: string, parts: readonly CompletedPart[]): Promise<void> {
+  /** Resolves with the completed object's ETag (S3's `<md5 of part md5s>-<count>` form). */
+  async completeMultipartUpload(key: string, uploadId: string, parts: readonly CompletedPart[]): Promise<string> {
     const body = Buffer.from(
       `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload>${parts.map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${xmlEscape(p.etag)}</ETag></Part>`).join('')}</CompleteMultipartUpload>`,
     );
-    await this.xmlCall('CompleteMultipartUpload', { method: 'POST', key, query: { uploadId }, headers: { 'Content-Type': 'application/xml' }, body });
+    const result = await this.xmlCall('CompleteMultipartUpload', { method: 'POST', key, query: { uploadId }, headers: { 'Content-Type': 'application/xml' }, body });
+    return text(child(child(result, 'CompleteMultipartUploadResult'), 'ETag'));
   }
 
   async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
