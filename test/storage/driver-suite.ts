@@ -4,6 +4,13 @@ import { OffsetMismatchError, PathNotFoundError, type ObjectStore, type StorageD
 
 type Cleanup = { after: (fn: () => Promise<void>) => void };
 
+/** The bytes [start, end] of `path` through the driver's reader, as text. */
+async function readText(driver: ObjectStore, path: string, start?: number, end?: number): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of await driver.reader(path, start, end)) parts.push(chunk as Buffer);
+  return Buffer.concat(parts).toString();
+}
+
 /**
  * The one conformance suite every storage driver passes (distribution's testsuites habit):
  * objectStoreSuite for what every driver has (the ObjectStore seam), driverSuite for the
@@ -78,11 +85,7 @@ export function objectStoreSuite(name: string, makeDriver: (t: Cleanup) => Promi
   test(`${name} driver: reader streams a byte range; missing → PathNotFoundError`, async (t) => {
     const driver = await makeDriver(t);
     await driver.putContent('/r', '0123456789');
-    const read = async (start?: number, end?: number): Promise<string> => {
-      const parts: Buffer[] = [];
-      for await (const chunk of await driver.reader('/r', start, end)) parts.push(chunk as Buffer);
-      return Buffer.concat(parts).toString();
-    };
+    const read = (start?: number, end?: number): Promise<string> => readText(driver, '/r', start, end);
     assert.equal(await read(), '0123456789');
     assert.equal(await read(2, 4), '234');
     assert.equal(await read(7), '789');
@@ -116,11 +119,7 @@ export function objectStoreSuite(name: string, makeDriver: (t: Cleanup) => Promi
   test(`${name} driver: a reader past the end is empty; a range is cut at the end`, async (t) => {
     const driver = await makeDriver(t);
     await driver.putContent('/p', '0123456789');
-    const read = async (start?: number, end?: number): Promise<string> => {
-      const parts: Buffer[] = [];
-      for await (const chunk of await driver.reader('/p', start, end)) parts.push(chunk as Buffer);
-      return Buffer.concat(parts).toString();
-    };
+    const read = (start?: number, end?: number): Promise<string> => readText(driver, '/p', start, end);
     assert.equal(await read(10), '');
     assert.equal(await read(50), '');
     assert.equal(await read(8, 20), '89');
