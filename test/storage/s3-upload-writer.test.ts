@@ -170,8 +170,13 @@ describe('s3 upload writer (one state object, CAS, uniform parts)', { skip: s3Un
     await w.flush(null);
     const { state } = await loadUploadState(driver, REPO, 'u7');
     assert.ok(state.multipart !== null);
+    // And one no state names: a writer that died after CreateMultipartUpload, before its CAS.
+    const dataKey = driver.layout.key(uploadDataPath(REPO, 'u7'));
+    const orphan = await driver.client.createMultipartUpload(dataKey);
+    await driver.client.uploadPart(dataKey, orphan, 99, randomBytes(1024));
     await (await openUploadWriter(driver, REPO, 'u7')).cancel();
     assert.deepEqual(await driver.list('/'), []);
+    assert.deepEqual(await driver.client.listMultipartUploads(driver.layout.key('/')), []);
     await assert.rejects(driver.client.listParts(driver.layout.key(uploadDataPath(REPO, 'u7')), state.multipart.uploadId), /NoSuchUpload|NoSuchKey/); // RGW 16.2 says NoSuchKey, AWS NoSuchUpload
     await assert.rejects(openUploadWriter(driver, REPO, 'u7'), UploadUnknownError);
   });

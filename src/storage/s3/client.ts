@@ -105,7 +105,7 @@ const xml = new XMLParser({
   // Keys, ETags and tokens are strings: "0123" must not become 123.
   parseTagValue: false,
   isArray: (_name, jPath) =>
-    jPath === 'ListBucketResult.Contents' || jPath === 'ListBucketResult.CommonPrefixes' || jPath === 'DeleteResult.Error' || jPath === 'DeleteResult.Deleted' || jPath === 'ListPartsResult.Part',
+    jPath === 'ListBucketResult.Contents' || jPath === 'ListBucketResult.CommonPrefixes' || jPath === 'DeleteResult.Error' || jPath === 'DeleteResult.Deleted' || jPath === 'ListPartsResult.Part' || jPath === 'ListMultipartUploadsResult.Upload',
 });
 
 /** encodeURIComponent plus the RFC 3986 reserved characters it leaves alone: SigV4's encoding. */
@@ -473,6 +473,28 @@ export class S3Client {
       partNumberMarker = page.nextPartNumberMarker;
     } while (partNumberMarker !== undefined);
     return all;
+  }
+
+  /**
+   * The multipart uploads in progress whose key starts with `prefix` (every page). A writer that
+   * died between CreateMultipartUpload and recording it leaves one no state names: cancel finds
+   * it here.
+   */
+  async listMultipartUploads(prefix: string): Promise<Array<{ key: string; uploadId: string }>> {
+    const all: Array<{ key: string; uploadId: string }> = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const query: Record<string, string> = { uploads: '', prefix };
+      if (keyMarker !== undefined) query['key-marker'] = keyMarker;
+      if (uploadIdMarker !== undefined) query['upload-id-marker'] = uploadIdMarker;
+      const result = child(await this.xmlCall('ListMultipartUploads', { method: 'GET', query }), 'ListMultipartUploadsResult');
+      for (const upload of children(result, 'Upload')) all.push({ key: text(child(upload, 'Key')), uploadId: text(child(upload, 'UploadId')) });
+      if (text(child(result, 'IsTruncated')) !== 'true') return all;
+      keyMarker = text(child(result, 'NextKeyMarker'));
+      uploadIdMarker = text(child(result, 'NextUploadIdMarker'));
+      if (keyMarker === '') throw new S3Error('ListMultipartUploads', 'InvalidResponse', 200, 'truncated listing without NextKeyMarker');
+    }
   }
 
   /** UploadPartCopy of bytes [first, last] of `sourceKey`; returns the part's ETag. */

@@ -311,9 +311,16 @@ class S3UploadWriter implements UploadWriter {
     }
   }
 
+  /**
+   * Aborts every multipart upload at the upload's data key, not just the one the state names: a
+   * writer that died between CreateMultipartUpload and its CAS left one nobody names, and S3
+   * keeps (and bills) its parts until aborted. Then deletes every object of the upload.
+   */
   async cancel(): Promise<void> {
-    const multipart = this.loaded.state.multipart;
-    if (multipart !== null) await this.driver.client.abortMultipartUpload(this.key(uploadDataPath(this.repo, this.id)), multipart.uploadId);
+    const dataKey = this.key(uploadDataPath(this.repo, this.id));
+    const named = this.loaded.state.multipart?.uploadId;
+    const found = (await this.driver.client.listMultipartUploads(dataKey)).filter((u) => u.key === dataKey).map((u) => u.uploadId);
+    for (const uploadId of new Set([...(named === undefined ? [] : [named]), ...found])) await this.driver.client.abortMultipartUpload(dataKey, uploadId);
     await this.driver.delete(paths.uploadDir(this.repo, this.id));
     this.closed = true;
   }
