@@ -39,9 +39,9 @@ export interface ObjectStore {
 }
 
 /**
- * The filesystem driver's POSIX extras, which the upload path and garbage collection still use.
- * An object store has none of them (no write at an offset, no fsync, no settable mtime); the
- * upload writer and state object of issue 10 replace them.
+ * What the registry needs of storage, on every driver: whole objects, plus `touch`, which garbage
+ * collection's safety rests on. On S3 a touch rewrites the object in place (a server-side copy
+ * onto itself), so its LastModified moves as a filesystem mtime does.
  */
 export interface StorageDriver extends ObjectStore {
   /**
@@ -49,6 +49,14 @@ export interface StorageDriver extends ObjectStore {
    * a link touched after its mark phase started is in use (see gc/garbage-collect.ts).
    */
   touch(path: string): Promise<boolean>;
+}
+
+/**
+ * The filesystem driver's POSIX extras, which only the filesystem's upload path uses
+ * (uploads/filesystem/): write at an offset and fdatasync. An object store has neither; its uploads
+ * go through the S3 upload writer and state object instead (storage/s3/upload-writer.ts).
+ */
+export interface PosixDriver extends StorageDriver {
   /**
    * Writes `bytes` at `offset`, cutting the file to `offset` first when it is longer. Creates the
    * file at offset 0. Throws OffsetMismatchError when the file is shorter than `offset` (or
@@ -89,10 +97,23 @@ export class OffsetMismatchError extends Error {
   }
 }
 
-export interface DriverParams {
-  filesystem: {
-    rootdirectory: string;
+/**
+ * Which driver, and its parameters: a tagged union keyed by the driver's name, the shape of
+ * distribution's `storage:` section (exactly one of `filesystem`, `s3`). Plain data, so a worker
+ * thread rebuilds the same driver from its workerData (factory.ts).
+ */
+export type DriverParams = FilesystemParams | S3DriverParams;
+
+export interface FilesystemParams {
+  readonly filesystem: {
+    readonly rootdirectory: string;
     /** Write upload data with O_DIRECT where it can (default true): see filesystem/driver.ts. */
-    directio?: boolean;
+    readonly directio?: boolean;
   };
+  readonly s3?: undefined;
+}
+
+export interface S3DriverParams {
+  readonly s3: import('./s3/params.ts').S3Params;
+  readonly filesystem?: undefined;
 }

@@ -1,7 +1,25 @@
-import type { DriverParams, StorageDriver } from './driver.ts';
+import type { DriverParams, FilesystemParams, PosixDriver } from './driver.ts';
 import { FilesystemDriver } from './filesystem/driver.ts';
+import type { S3Driver } from './s3/driver.ts';
 
-/** Builds a driver from plain parameters: the same call on the main thread and in each worker. */
-export function createDriver(params: DriverParams): StorageDriver {
+/** An opened driver, tagged with its kind: the upload path differs by kind (uploads/backend.ts). */
+export type OpenedDriver = { readonly kind: 'filesystem'; readonly driver: PosixDriver } | { readonly kind: 's3'; readonly driver: S3Driver };
+
+/** The filesystem driver from plain parameters: the same call on the main thread and in each worker. */
+export function createDriver(params: FilesystemParams): PosixDriver {
   return new FilesystemDriver(params.filesystem.rootdirectory, { directIo: params.filesystem.directio ?? true });
+}
+
+/**
+ * Any driver from plain parameters. S3's client is imported only when asked for (s3/open.ts),
+ * and checked once (bucket and credentials), so a wrong setup fails at start-up with S3's reason.
+ */
+export async function openDriver(params: DriverParams): Promise<OpenedDriver> {
+  if (params.s3 !== undefined) {
+    const { openS3Driver } = await import('./s3/open.ts');
+    const driver = await openS3Driver(params.s3);
+    await driver.verify();
+    return { kind: 's3', driver };
+  }
+  return { kind: 'filesystem', driver: createDriver(params) };
 }

@@ -5,7 +5,7 @@ import * as nodePath from 'node:path';
 import type { Readable } from 'node:stream';
 import { isNotFound } from '../../errors/to-registry-error.ts';
 import { nativeAddon } from '../../native/addon.ts';
-import { OffsetMismatchError, PathNotFoundError, type FileInfo, type StorageDriver } from '../driver.ts';
+import { OffsetMismatchError, PathNotFoundError, type FileInfo, type PosixDriver } from '../driver.ts';
 import { DirectReadStream } from './direct-read-stream.ts';
 
 /** Temp files carry '~', which no repository name, tag, digest or upload id may contain. */
@@ -33,7 +33,7 @@ export interface FilesystemOptions {
 }
 
 /** The local filesystem driver: the embedded default (distribution's `filesystem` driver). */
-export class FilesystemDriver implements StorageDriver {
+export class FilesystemDriver implements PosixDriver {
   readonly name = 'filesystem';
   private readonly root: string;
   /** Turned off for good the first time the filesystem refuses O_DIRECT (tmpfs, some overlays). */

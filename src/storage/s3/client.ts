@@ -419,9 +419,14 @@ export class S3Client {
     return `/${encodeRfc3986(this.options.bucket)}/${encodeKey(key)}`;
   }
 
-  /** CopyObject within the bucket (S3 allows up to 5 GiB per copy). */
-  async copyObject(sourceKey: string, destinationKey: string): Promise<void> {
-    await this.xmlCall('CopyObject', { method: 'PUT', key: destinationKey, headers: { 'x-amz-copy-source': this.copySource(sourceKey), 'Content-Type': 'application/octet-stream' } });
+  /**
+   * CopyObject within the bucket (S3 allows up to 5 GiB per copy). `replaceMetadata` sends
+   * `x-amz-metadata-directive: REPLACE`, which S3 requires to copy an object onto itself (touch).
+   */
+  async copyObject(sourceKey: string, destinationKey: string, options: { replaceMetadata?: boolean } = {}): Promise<void> {
+    const headers: Record<string, string> = { 'x-amz-copy-source': this.copySource(sourceKey), 'Content-Type': 'application/octet-stream' };
+    if (options.replaceMetadata) headers['x-amz-metadata-directive'] = 'REPLACE';
+    await this.xmlCall('CopyObject', { method: 'PUT', key: destinationKey, headers });
   }
 
   async createMultipartUpload(key: string, contentType = 'application/octet-stream'): Promise<string> {

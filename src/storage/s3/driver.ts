@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { PathNotFoundError, type FileInfo, type ObjectStore } from '../driver.ts';
+import { PathNotFoundError, type FileInfo, type StorageDriver } from '../driver.ts';
 import { S3Client, S3Error, type CompletedPart } from './client.ts';
 import { KeyLayout } from './layout.ts';
 import type { S3Params } from './params.ts';
@@ -63,7 +63,7 @@ export function clientOf(params: S3Params, timeoutMs?: number): S3Client {
  * visible whole or not at all) and durable when it returns, so `durable` changes nothing. move
  * is copy + delete: not atomic, and O(size) on the server. The upload writer comes later.
  */
-export class S3Driver implements ObjectStore {
+export class S3Driver implements StorageDriver {
   readonly name = 's3';
   readonly client: S3Client;
   readonly layout: KeyLayout;
@@ -98,6 +98,22 @@ export class S3Driver implements ObjectStore {
   async putContent(path: string, content: Uint8Array | string, _options?: { durable?: boolean }): Promise<void> {
     const body = typeof content === 'string' ? Buffer.from(content) : Buffer.isBuffer(content) ? content : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
     await this.client.putObject(this.layout.key(path), body);
+  }
+
+  /**
+   * S3 cannot set a LastModified, but a copy of the object onto itself (metadata replaced) gets a
+   * new one: one server-side request, what garbage collection needs of a touch. The time is the
+   * store's clock, not ours (gc/garbage-collect.ts allows for the skew).
+   */
+  async touch(path: string): Promise<boolean> {
+    const key = this.layout.key(path);
+    try {
+      await this.client.copyObject(key, key, { replaceMetadata: true });
+      return true;
+    } catch (err) {
+      if (err instanceof S3Error && err.status === 404) return false;
+      throw err;
+    }
   }
 
   async stat(path: string): Promise<FileInfo | undefined> {

@@ -1,5 +1,4 @@
-import type { ObjectStore } from '../driver.ts';
-import type { S3DriverOptions } from './driver.ts';
+import type { S3Driver, S3DriverOptions } from './driver.ts';
 import type { S3Params } from './params.ts';
 
 /**
@@ -7,7 +6,7 @@ import type { S3Params } from './params.ts';
  * configuration asks for S3, so the filesystem default does not load them at start-up. The
  * factory calls this; nothing else should import ./driver.ts statically.
  */
-export async function openS3Driver(params: S3Params, options?: S3DriverOptions): Promise<ObjectStore> {
+export async function openS3Driver(params: S3Params, options?: S3DriverOptions): Promise<S3Driver> {
   const { S3Driver } = await import('./driver.ts');
   return new S3Driver(params, options);
 }
