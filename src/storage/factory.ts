@@ -19,7 +19,21 @@ export async function openDriver(params: DriverParams): Promise<OpenedDriver> {
     const { openS3Driver } = await import('./s3/open.ts');
     const driver = await openS3Driver(params.s3);
     await driver.verify();
+    const { probeConditionalWrites } = await import('./s3/probe.ts');
+    const support = await probeConditionalWrites(driver);
+    if (!support.ifNoneMatch || !support.ifMatch) {
+      driver.close();
+      throw new UnsafeStorageError(
+        `storage.s3: ${params.s3.regionendpoint ?? 'the S3 endpoint'} ignores conditional writes (${support.ifNoneMatch ? '' : 'If-None-Match: * '}${support.ifMatch ? '' : 'If-Match'} had no effect). ` +
+          'Quayside acknowledges upload bytes by a compare-and-swap of the upload state, so that replicas never overwrite each other; without it, it refuses to start rather than risk acknowledged data.',
+      );
+    }
     return { kind: 's3', driver };
   }
   return { kind: 'filesystem', driver: createDriver(params) };
+}
+
+/** The storage works, but not safely for a registry (no conditional writes): start-up stops with the reason. */
+export class UnsafeStorageError extends Error {
+  override readonly name = 'UnsafeStorageError';
 }

@@ -2,12 +2,19 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { S3Error } from '../../src/storage/s3/client.ts';
+import { probeConditionalWrites } from '../../src/storage/s3/probe.ts';
 import { makeS3Driver, s3Unavailable } from '../helpers/s3.ts';
 
 // What the S3 service here honours of conditional PutObject: src/storage/s3/upload-state.ts is
 // built on these answers (its header comment records them), so they are tested, not assumed.
 
 describe('s3 conditional PutObject (the upload state depends on it)', { skip: s3Unavailable }, () => {
+  test('the start-up probe finds both conditions honoured here, and leaves nothing behind', async (t) => {
+    const driver = await makeS3Driver(t);
+    assert.deepEqual(await probeConditionalWrites(driver), { ifNoneMatch: true, ifMatch: true });
+    assert.deepEqual(await driver.list('/quayside/probe'), []);
+  });
+
   test('If-None-Match: * creates a missing key and refuses an existing one (412)', async (t) => {
     const driver = await makeS3Driver(t);
     const key = driver.layout.key('/cond/create');
