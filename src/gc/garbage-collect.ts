@@ -84,7 +84,10 @@ const CONCURRENCY = 8;
 
 export async function garbageCollect(driver: StorageDriver, options: GcOptions): Promise<GcReport> {
   const started = options.now ?? Date.now();
-  const cutoff = started - options.graceMs;
+  // Times come from the store's clock at its resolution (S3: whole seconds, and a server whose
+  // clock may differ from ours): a touch made after `started` must never read as older than the
+  // cutoff, so the cutoff moves back by what the driver says its times may lag.
+  const cutoff = started - options.graceMs - (driver.timestampSlackMs ?? 0);
   let restoredAside = options.dryRun ? 0 : await recoverAsideBlobs(driver);
   const repositories = await listRepositories(driver);
   const mark = await markAll(driver, repositories, options.deleteUntagged, cutoff, options.onProgress);

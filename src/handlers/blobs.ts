@@ -13,11 +13,24 @@ const BLOB_CONTENT_TYPE = 'application/octet-stream';
 /** end-2 (GET/HEAD): the blob as linked in this repository; one `Range` → 206 (RFC 9110). */
 export const getBlob: Handler = (ctx) => {
   const digest = parseDigest(requireParam(ctx.params.digest, 'digest'));
+  if (ctx.services.blobs.redirects) return redirectToStore(ctx, digest);
   // A cached small blob (configs, small layers, signatures): answered now, without an await.
   const cached = ctx.services.blobs.cachedSmall(ctx.params.name, digest);
   if (cached) return sendBlob(ctx, digest, cached.length, cached);
   return getStoredBlob(ctx, digest);
 };
+
+/**
+ * The blob is linked here: 307 to a URL where the store serves it (distribution's blobserver), so
+ * the bytes never pass through a replica. Range and HEAD go to the store as the client sent them.
+ */
+async function redirectToStore(ctx: RequestContext, digest: Digest): Promise<void> {
+  const size = await ctx.services.blobs.statInRepository(ctx.params.name, digest);
+  if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
+  const location = ctx.services.blobs.redirectUrl(digest, ctx.req.method ?? 'GET');
+  if (location === undefined) return sendBlob(ctx, digest, size, size === 0 ? Buffer.alloc(0) : undefined);
+  sendEmpty(ctx.res, 307, { [HEADER.location]: location, [HEADER.contentDigest]: digest.value });
+}
 
 async function getStoredBlob(ctx: RequestContext, digest: Digest): Promise<void> {
   const { params, services } = ctx;

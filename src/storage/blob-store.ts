@@ -26,7 +26,16 @@ export class BlobStore {
     sizeCalculation: (bytes, key) => bytes.length + stringBytes(key) + ENTRY_OVERHEAD_BYTES,
   });
 
-  constructor(private readonly driver: StorageDriver) {}
+  constructor(
+    private readonly driver: StorageDriver,
+    /** Answer blob GET/HEAD with a redirect to the store where it can (storage.redirect.disable: false). */
+    readonly redirects = false,
+  ) {}
+
+  /** Where the client may fetch the blob itself (307, as distribution), when redirects are on and the driver gives URLs. */
+  redirectUrl(digest: Digest, method: string): string | undefined {
+    return this.redirects ? this.driver.redirectUrl?.(paths.blobData(digest), method) : undefined;
+  }
 
   /**
    * The bytes of a small blob linked in `repo` when both are cached, without an await;

@@ -49,6 +49,17 @@ export interface StorageDriver extends ObjectStore {
    * a link touched after its mark phase started is in use (see gc/garbage-collect.ts).
    */
   touch(path: string): Promise<boolean>;
+  /**
+   * How far a `modifiedAt` may read earlier than the moment of the write as this process's clock
+   * saw it (coarse resolution, another machine's clock). Garbage collection widens its grace by
+   * this much. Absent: 0 (a local filesystem, whose mtimes come from our own clock).
+   */
+  readonly timestampSlackMs?: number;
+  /**
+   * A URL the client can fetch `path` from directly with `method` (distribution's RedirectURL),
+   * or undefined when this driver cannot give one (the filesystem) or not for that method.
+   */
+  redirectUrl?(path: string, method: string): string | undefined;
 }
 
 /**

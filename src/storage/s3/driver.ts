@@ -63,16 +63,30 @@ export function clientOf(params: S3Params, timeoutMs?: number): S3Client {
  * visible whole or not at all) and durable when it returns, so `durable` changes nothing. move
  * is copy + delete: not atomic, and O(size) on the server. The upload writer comes later.
  */
+/** How long a presigned blob URL is valid: distribution's s3-aws uses 20 minutes. */
+const REDIRECT_EXPIRY_SECONDS = 20 * 60;
+
+/**
+ * LastModified is the store's clock, read in whole seconds (Last-Modified is an HTTP date). S3
+ * accepts SigV4 requests from clients up to 15 minutes off its clock, so that is the skew a
+ * working setup can have; plus the second lost to resolution.
+ */
+const TIMESTAMP_SLACK_MS = 15 * 60_000 + 1000;
+
 export class S3Driver implements StorageDriver {
   readonly name = 's3';
+  readonly timestampSlackMs = TIMESTAMP_SLACK_MS;
   readonly client: S3Client;
   readonly layout: KeyLayout;
+  /** Part size of new uploads (storage.s3.chunksize); the upload writer's default when absent. */
+  readonly chunksize: number | undefined;
   private readonly copyThreshold: number;
   private readonly copyPartSize: number;
 
   constructor(params: S3Params, options: S3DriverOptions = {}) {
     this.client = clientOf(params, options.timeoutMs);
     this.layout = new KeyLayout(params.rootdirectory ?? '');
+    this.chunksize = params.chunksize;
     this.copyThreshold = options.multipartCopyThreshold ?? MAX_SINGLE_COPY;
     this.copyPartSize = options.multipartCopyPartSize ?? COPY_PART_SIZE;
   }
@@ -114,6 +128,12 @@ export class S3Driver implements StorageDriver {
       if (err instanceof S3Error && err.status === 404) return false;
       throw err;
     }
+  }
+
+  /** distribution's RedirectURL: GET and HEAD presigned for 20 minutes (its s3-aws default). */
+  redirectUrl(path: string, method: string): string | undefined {
+    if (method !== 'GET' && method !== 'HEAD') return undefined;
+    return this.client.presign(method, this.layout.key(path), REDIRECT_EXPIRY_SECONDS);
   }
 
   async stat(path: string): Promise<FileInfo | undefined> {
