@@ -33,32 +33,32 @@ function nonEmpty(value: string | undefined): value is string {
   return value !== undefined && value !== '';
 }
 
+/** A Config, or the DriverParams actually opened (createRegistry's options.driverParams may override the config's). */
+export type StorageSource = Config | DriverParams;
+
+function paramsOf(source: StorageSource): DriverParams {
+  return 'storage' in source ? driverParamsOf(source) : source;
+}
+
 /**
  * The storage in a few words, for log lines and messages: "filesystem /var/lib/registry",
  * "s3 bucket=registry region=us-east-1 endpoint=http://127.0.0.1:7480 root=/reg". Never a
  * credential.
  */
-export function describeStorage(config: Config): string {
-  const { s3, filesystem } = config.storage;
+export function describeStorage(source: StorageSource): string {
+  const { s3, filesystem } = paramsOf(source);
   if (s3 === undefined) return `filesystem ${filesystem.rootdirectory}`;
   const endpoint = nonEmpty(s3.regionendpoint) ? ` endpoint=${s3.regionendpoint}` : '';
-  return `s3 bucket=${s3.bucket} region=${s3.region}${endpoint} root=${s3.rootdirectory === '' ? '/' : s3.rootdirectory}`;
+  const root = s3.rootdirectory ?? '';
+  return `s3 bucket=${s3.bucket} region=${s3.region}${endpoint} root=${root === '' ? '/' : root}`;
 }
 
 /**
  * Where a driver path ("/docker/registry/v2/...") is, for a person to go and look: the file under
  * the filesystem root, or s3://bucket/key with the key the s3 driver uses (storage/s3/layout.ts).
  */
-export function storageLocation(config: Config, path: string): string {
-  const { s3, filesystem } = config.storage;
+export function storageLocation(source: StorageSource, path: string): string {
+  const { s3, filesystem } = paramsOf(source);
   if (s3 === undefined) return join(filesystem.rootdirectory, path);
   return `s3://${s3.bucket}/${new KeyLayout(s3.rootdirectory).key(path)}`;
-}
-
-/**
- * Whether blob GETs may answer with a redirect to the storage (distribution's storage.redirect):
- * only a driver that can presign (s3), and only unless storage.redirect.disable.
- */
-export function redirectsEnabled(config: Config): boolean {
-  return config.storage.s3 !== undefined && !config.storage.redirect.disable;
 }

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { describeStorage, driverParamsOf, redirectsEnabled, storageLocation } from '../../src/config/driver-params.ts';
+import { describeStorage, driverParamsOf, storageLocation } from '../../src/config/driver-params.ts';
 import { buildConfig, ConfigError, loadConfig } from '../../src/config/load.ts';
 import { defaultConfig, type Config } from '../../src/config/schema.ts';
 
@@ -224,13 +224,12 @@ test('config s3 keys that would weaken security or change how data is stored are
   assert.throws(s3({ chunksise: 1 }), refused(/did you mean storage\.s3\.chunksize\?/));
 });
 
-test('config storage.redirect.disable: a Quayside key (default false), only meaningful for s3', () => {
+test('config storage.redirect.disable: a Quayside key (default false), read beside either driver', () => {
   assert.equal(build({}).config.storage.redirect.disable, false);
-  assert.equal(redirectsEnabled(build({}).config), false, 'the filesystem never redirects');
-  assert.equal(redirectsEnabled(build({ storage: { s3: minimal } }).config), true);
+  assert.equal(build({ storage: { s3: minimal } }).config.storage.redirect.disable, false);
   const disabled = build({ storage: { s3: minimal, redirect: { disable: true } } });
   assert.deepEqual(disabled.warnings, []);
-  assert.equal(redirectsEnabled(disabled.config), false);
+  assert.equal(disabled.config.storage.redirect.disable, true);
   assert.equal(build({ storage: { s3: minimal } }, { REGISTRY_STORAGE_REDIRECT_DISABLE: 'true' }).config.storage.redirect.disable, true);
   // REGISTRY_STORAGE=s3 keeps redirect beside the driver, as delete and maintenance.
   assert.equal(build({ storage: { filesystem: {}, redirect: { disable: true } } }, { REGISTRY_STORAGE: 's3', REGISTRY_STORAGE_S3_REGION: 'r', REGISTRY_STORAGE_S3_BUCKET: 'b' }).config.storage.redirect.disable, true);
@@ -258,6 +257,10 @@ test('config storageLocation names where a driver path is: a file under the root
   assert.equal(storageLocation(build({ storage: { filesystem: { rootdirectory: '/var/lib/registry' } } }).config, path), `/var/lib/registry${path}`);
   assert.equal(storageLocation(build({ storage: { s3: { ...minimal, rootdirectory: '/reg/' } } }).config, path), `s3://registry/reg${path}`);
   assert.equal(storageLocation(build({ storage: { s3: minimal } }).config, path), `s3://registry${path}`);
+  // From the DriverParams actually opened, too (createRegistry's options.driverParams).
+  assert.equal(storageLocation({ s3: { ...minimal, rootdirectory: 'x' } }, path), `s3://registry/x${path}`);
+  assert.equal(describeStorage({ s3: { ...minimal, secretkey: 'never-shown' } }), 's3 bucket=registry region=us-east-1 root=/');
+  assert.equal(describeStorage({ filesystem: { rootdirectory: '/tmp/r', directio: false } }), 'filesystem /tmp/r');
 });
 
 test('config a docker-registry config.yml for S3, as distribution\'s docs write it, loads (warnings for what Quayside ignores)', async (t) => {
