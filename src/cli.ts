@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeStorage, driverParamsOf, storageLocation } from './config/driver-params.ts';
 import { ConfigError, loadConfig, parseDuration } from './config/load.ts';
 import { GcAbortedError, garbageCollect, type GcProgress, type GcReport } from './gc/garbage-collect.ts';
-import { createDriver } from './storage/factory.ts';
+import { openDriver, type OpenedDriver } from './storage/factory.ts';
 import { createLogger } from './log.ts';
 import { createRegistry } from './registry.ts';
 
@@ -18,8 +18,9 @@ Usage:
   quayside --help               print this help
 
 Configuration uses the reference registry's keys (version, log.level, http.addr,
-storage.filesystem.rootdirectory, storage.delete.enabled); any key can be overridden by
-environment, e.g. REGISTRY_HTTP_ADDR=0.0.0.0:5000 REGISTRY_STORAGE_DELETE_ENABLED=true.
+storage.filesystem.rootdirectory or storage.s3.*, storage.delete.enabled); any key can be
+overridden by environment, e.g. REGISTRY_HTTP_ADDR=0.0.0.0:5000 REGISTRY_STORAGE_DELETE_ENABLED=true,
+or REGISTRY_STORAGE=s3 REGISTRY_STORAGE_S3_BUCKET=registry REGISTRY_STORAGE_S3_REGION=us-east-1.
 `;
 
 function version(): string {
@@ -64,19 +65,28 @@ async function collectGarbage(args: readonly string[]): Promise<number> {
   const graceMs = parseDuration(values.grace);
   if (graceMs === undefined) throw new ConfigError(`--grace must be a duration such as 1h or 30m, got ${values.grace}`);
   const config = await loadConfig(positionals[0], process.env, { onWarning: (message) => process.stderr.write(`quayside: warning: ${message}\n`) });
-  const driver = createDriver({ filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } });
+  let opened: OpenedDriver;
+  try {
+    opened = await openDriver(driverParamsOf(config));
+  } catch (err) {
+    // S3's own reason (no credentials, no such bucket, unreachable) in one line, no stack.
+    process.stderr.write(`quayside: cannot open storage (${describeStorage(config)}): ${(err as Error).message}\n`);
+    return 1;
+  }
   const bar = progressBar();
   let report: GcReport;
   try {
-    report = await garbageCollect(driver, { dryRun: values['dry-run'], deleteUntagged: values['delete-untagged'], graceMs, onProgress: bar });
+    report = await garbageCollect(opened.driver, { dryRun: values['dry-run'], deleteUntagged: values['delete-untagged'], graceMs, onProgress: bar });
   } catch (err) {
     if (!(err instanceof GcAbortedError)) throw err;
-    // Fail closed (issue 9): name every manifest that stopped the run, where it is on disk, no stack.
+    // Fail closed (issue 9): name every manifest that stopped the run, where it is stored, no stack.
     bar.done();
-    const root = config.storage.filesystem.rootdirectory;
-    for (const m of err.unreadable) process.stderr.write(`quayside: cannot read manifest ${m.revision} at ${join(root, m.path)}: ${m.reason}\n`);
+    for (const m of err.unreadable) process.stderr.write(`quayside: cannot read manifest ${m.revision} at ${storageLocation(config, m.path)}: ${m.reason}\n`);
     process.stderr.write(`quayside: garbage-collect stopped before deleting anything: fix or remove the manifests above, then run it again\n`);
     return 1;
+  } finally {
+    // The S3 client's keep-alive sockets would otherwise keep the process from exiting.
+    if (opened.kind === 's3') opened.driver.close();
   }
   bar.done();
   const verb = values['dry-run'] ? 'would delete' : 'deleted';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { configSchema, distributionOnlyKeys, parseConfigTree, refusedDistributionKeys, selectingSections, type Config } from './schema.ts';
+import { configSchema, distributionOnlyKeys, parseConfigTree, refusedDistributionKeys, secretKeys, selectingSections, textEnvKeys, valueDependentDistributionKeys, type Config } from './schema.ts';
 import { parseGoDuration, splitAddr } from './values.ts';
 
 /** A config problem: the CLI prints it and exits 1 (never a stack trace for a typo). */
@@ -73,6 +73,8 @@ export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEn
  * mapping value is merged into the section, and a scalar for storage or auth selects the driver
  * or scheme, keeping the file's parameters for that same choice and every setting beside it.
  * That last part differs from distribution, which replaces the whole storage section.
+ * The s3 driver's string keys (schema.ts textEnvKeys) keep a value YAML would read as a number or
+ * boolean as written, so REGISTRY_STORAGE_S3_SECRETKEY=0123 stays "0123".
  * QUAYSIDE_HASH_ENGINE (the build-time switch) is the one variable outside the scheme; it wins.
  */
 function applyEnvOverrides(tree: Tree, env: NodeJS.ProcessEnv, origins: Origins, warn: (message: string) => void): void {
@@ -90,7 +92,7 @@ function applyEnvOverrides(tree: Tree, env: NodeJS.ProcessEnv, origins: Origins,
       warn(`ignoring ${name}: ${head} is not a configuration section`);
       continue;
     }
-    const value = envValue(name, raw);
+    const value = textEnvKeys.has(path.join('.')) ? envText(raw) : envValue(name, raw);
     if (path.length === 1 && head in selectingSections && !isTree(value) && value !== null) {
       if (typeof value !== 'string') throw new ConfigError(`${name} must name one ${head === 'storage' ? 'storage driver' : 'auth scheme'}, got ${JSON.stringify(value)}`);
       select(tree, head, value.toLowerCase());
@@ -110,13 +112,27 @@ function envValue(name: string, raw: string): unknown {
   }
 }
 
+/** A string key's env value: YAML's reading when it is a string or null (unset), else the text as written (schema.ts textEnvKeys). */
+function envText(raw: string): unknown {
+  let value: unknown;
+  try {
+    // logLevel 'error': a secret YAML only warns about ("*x: y", an alias) is taken as written, quietly.
+    value = parseYaml(raw, { logLevel: 'error' }) as unknown;
+  } catch {
+    return raw;
+  }
+  return typeof value === 'string' || value === null ? value : raw;
+}
+
 /** distribution: "must provide exactly one storage type" / "exactly one type" of auth. */
 function checkOneChoice(tree: Tree, origins: Origins): void {
   for (const [section, { settings }] of Object.entries(selectingSections)) {
     const node = tree[section];
     const choices = isTree(node) ? Object.keys(node).filter((key) => !settings.includes(key)) : [];
     const what = section === 'storage' ? 'storage driver' : 'auth scheme';
-    if (choices.length > 1) throw new ConfigError(`${label(section, origins)} must configure one ${what}, got ${choices.join(', ')}`);
+    // The storage case is often a file's filesystem plus REGISTRY_STORAGE_S3_* (or the reverse): say how to pick.
+    const hint = section === 'storage' ? `; remove all but one, or select one with REGISTRY_STORAGE=<driver>` : '';
+    if (choices.length > 1) throw new ConfigError(`${label(section, origins)} must configure one ${what}, got ${choices.join(', ')}${hint}`);
   }
 }
 
@@ -153,6 +169,8 @@ function deepMerge(into: Tree, from: Tree): Tree {
 /** The object shape a schema node parses, through optional/default/prefault wrappers. */
 function shapeOf(schema: z.core.$ZodType): Readonly<Record<string, z.core.$ZodType>> | undefined {
   if (schema instanceof z.ZodObject) return schema.shape as Record<string, z.core.$ZodType>;
+  // storage: parsed, then given its default driver (schema.ts storageWithDriver).
+  if (schema instanceof z.ZodPipe) return shapeOf(schema.in as z.core.$ZodType);
   if (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault) return shapeOf(schema.unwrap() as z.core.$ZodType);
   return undefined;
 }
@@ -175,6 +193,13 @@ function checkKeys(node: Tree, schema: z.core.$ZodType, path: readonly string[],
       delete node[key];
       continue;
     }
+    const byValue = valueDependentDistributionKeys[full];
+    if (byValue !== undefined) {
+      if (!byValue.ignoredWhen(value)) throw new ConfigError(`${label(full, origins)}: ${byValue.refused}${gotValue(full, value)}`);
+      warn(`${label(full, origins)} is a distribution setting Quayside does not implement; ignored (${byValue.ignored})`);
+      delete node[key];
+      continue;
+    }
     const child = shape[key];
     if (child === undefined) throw new ConfigError(`${label(full, origins)} is not a Quayside setting${didYouMean(key, path, shape)}`);
     if (value === null) {
@@ -188,7 +213,8 @@ function checkKeys(node: Tree, schema: z.core.$ZodType, path: readonly string[],
 
 function didYouMean(key: string, path: readonly string[], shape: Readonly<Record<string, unknown>>): string {
   const prefix = path.length > 0 ? `${path.join('.')}.` : '';
-  const siblings = [...Object.keys(shape), ...distributionOnlyKeys.filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes('.')).map((k) => k.slice(prefix.length))];
+  const known = [...distributionOnlyKeys, ...Object.keys(valueDependentDistributionKeys)];
+  const siblings = [...Object.keys(shape), ...known.filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes('.')).map((k) => k.slice(prefix.length))];
   const best = siblings.map((s) => ({ s, d: editDistance(key, s) })).sort((a, b) => a.d - b.d)[0];
   return best && best.d <= (key.length <= 4 ? 1 : 2) ? ` (did you mean ${prefix}${best.s}?)` : '';
 }
@@ -222,9 +248,13 @@ function describeIssue(issue: z.core.$ZodIssue, origins: Origins): string {
     const fromEnv = origins.get(path);
     return fromEnv === undefined ? `${where} must be a mapping` : `${where} is a section, not a value: set its keys one by one (${fromEnv}_<KEY>)`;
   }
-  const input = issue.input;
-  const got = typeof input === 'string' || typeof input === 'number' || typeof input === 'boolean' ? `, got ${JSON.stringify(input)}` : '';
-  return `${where} ${issue.message}${got}`;
+  return `${where} ${issue.message}${gotValue(path, issue.input)}`;
+}
+
+/** `, got "yes please"` for a scalar; nothing for a mapping, a list or a secret (schema.ts secretKeys). */
+function gotValue(path: string, input: unknown): string {
+  if (secretKeys.has(path)) return '';
+  return typeof input === 'string' || typeof input === 'number' || typeof input === 'boolean' ? `, got ${JSON.stringify(input)}` : '';
 }
 
 /** `host:port`, `[v6]:port` or `:port` → listen options. */

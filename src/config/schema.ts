@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../storage/s3/params.ts';
 import { parseGoDuration, parseSize, splitAddr } from './values.ts';
 
 /**
@@ -6,7 +7,7 @@ import { parseGoDuration, parseSize, splitAddr } from './values.ts';
  * its environment name, REGISTRY_ + the upper-cased path joined by `_` (distribution's
  * configuration/parser.go). Keys are the reference registry's where they apply (distribution
  * configuration.Configuration: version, log.level, http.addr, storage.filesystem.rootdirectory,
- * storage.delete.enabled, storage.maintenance...), so a docker-registry config.yml works here
+ * storage.s3.*, storage.delete.enabled, storage.redirect.disable, storage.maintenance...), so a docker-registry config.yml works here
  * unchanged for the parts we share; the parts we do not implement are listed below the schema.
  * `Config` is inferred from this schema; load.ts only feeds it (YAML, then env) and words errors.
  */
@@ -40,6 +41,36 @@ const bool = () => leaf('true or false', (v) => (typeof v === 'boolean' ? v : un
 
 const count = (max = Number.MAX_SAFE_INTEGER) =>
   leaf(max === Number.MAX_SAFE_INTEGER ? 'a whole number, 0 or more' : `a whole number from 0 to ${max}`, (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max ? v : undefined));
+
+/**
+ * A boolean of distribution's s3 driver, which reads its parameters with Go's strconv.ParseBool
+ * (getParameterAsBool): true/false, or the strings "true", "1", "t", "FALSE", "0", "f"... A
+ * docker-registry config.yml may quote them, so under storage.s3 they are booleans here too.
+ */
+const GO_BOOLS: ReadonlyMap<string, boolean> = new Map([
+  ...['1', 't', 'T', 'true', 'TRUE', 'True'].map((word) => [word, true] as const),
+  ...['0', 'f', 'F', 'false', 'FALSE', 'False'].map((word) => [word, false] as const),
+]);
+
+/** `v` as distribution's getParameterAsBool reads it; undefined when it is not a boolean there. */
+export function goBool(v: unknown): boolean | undefined {
+  return typeof v === 'boolean' ? v : typeof v === 'string' ? GO_BOOLS.get(v) : undefined;
+}
+
+const parameterBool = () => leaf('true or false', goBool);
+
+/** S3's largest multipart part, distribution's maxChunkSize (s3_64bit.go). */
+const MAX_CHUNK_SIZE = 5 * 2 ** 30;
+
+/**
+ * storage.s3.chunksize: a whole number of bytes, or its digits as a string (distribution reads it
+ * with Sscanf("%d") of its text), from S3's 5 MiB part minimum to its 5 GiB maximum.
+ */
+const chunkSize = () =>
+  leaf(`a whole number of bytes from ${MIN_CHUNK_SIZE} (5 MiB) to ${MAX_CHUNK_SIZE} (5 GiB)`, (v) => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : undefined;
+    return n !== undefined && Number.isSafeInteger(n) && n >= MIN_CHUNK_SIZE && n <= MAX_CHUNK_SIZE ? n : undefined;
+  });
 
 /** A byte count: a number, or "10GiB", "500MB"... */
 const size = () =>
@@ -83,6 +114,74 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const HOUR = 3_600_000;
 
+/**
+ * storage.s3: distribution's s3-aws driver (registry/storage/driver/s3-aws/s3.go FromParameters,
+ * docs/content/storage-drivers/s3.md), key for key, as far as Quayside implements it; the output
+ * is storage/s3/params.ts S3Params. The driver's other keys are listed below the schema, each
+ * ignored or refused. accesskey/secretkey absent (or empty, as distribution's docs allow) →
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, read by the driver.
+ */
+const s3Section = z.strictObject({
+  /** distribution requires it; RGW and MinIO accept any, `us-east-1` is customary. */
+  region: requiredText(),
+  /** An S3-compatible service, e.g. http://127.0.0.1:7480; AWS when absent. */
+  regionendpoint: text().optional(),
+  bucket: requiredText(),
+  accesskey: text().optional(),
+  secretkey: text().optional(),
+  /** endpoint/bucket/key instead of bucket.endpoint/key: what RGW and MinIO behind an IP need. */
+  forcepathstyle: parameterBool().default(false),
+  /** Prefix of every key; "" is the bucket's root. */
+  rootdirectory: text().default(''),
+  /** Multipart part size of uploads, bytes. */
+  chunksize: chunkSize().default(DEFAULT_CHUNK_SIZE),
+  /** https unless false; a scheme in regionendpoint decides instead. */
+  secure: parameterBool().default(true),
+  /** Accept any TLS certificate from the endpoint (test setups only). */
+  skipverify: parameterBool().default(false),
+});
+
+const storageObject = z
+  .strictObject({
+    /** Exactly one driver; neither → filesystem in ./data (storageWithDriver). */
+    filesystem: z.strictObject({ rootdirectory: text().default('./data') }).optional(),
+    s3: s3Section.optional(),
+    delete: section({ enabled: bool().default(false) }),
+    /**
+     * distribution's storage.redirect: on a driver that can (s3), blob GETs are answered with a
+     * redirect to a presigned URL unless `disable` is true; then Quayside streams the blob
+     * itself. The filesystem has nothing to redirect to, so there it changes nothing.
+     */
+    redirect: section({ disable: bool().default(false) }),
+    maintenance: section({
+      /** Stale uploads are removed after `age`, checked every `interval` (distribution's keys and defaults). */
+      uploadpurging: section({
+        enabled: bool().default(true),
+        age: duration({ positive: true }).default(168 * HOUR),
+        interval: duration({ positive: true }).default(24 * HOUR),
+        dryrun: bool().default(false),
+      }),
+      /** Writes answer 405 UNSUPPORTED while reads go on. */
+      readonly: section({ enabled: bool().default(false) }),
+    }),
+  })
+  // load.ts says this first, naming the variables; this keeps parseConfigTree honest on its own.
+  .refine((storage) => storage.filesystem === undefined || storage.s3 === undefined, { error: 'must configure one storage driver, got filesystem, s3' });
+
+type StorageObject = z.output<typeof storageObject>;
+type StorageSettings = Omit<StorageObject, 'filesystem' | 's3'>;
+type FilesystemSection = NonNullable<StorageObject['filesystem']>;
+type S3Section = NonNullable<StorageObject['s3']>;
+
+/** The storage section as parsed: its settings and exactly one driver, which says which it is. */
+export type StorageSection = StorageSettings & ({ filesystem: FilesystemSection; s3?: never } | { s3: S3Section; filesystem?: never });
+
+/** No driver named → the filesystem in ./data (distribution has no default; Quayside always had this one). */
+function storageWithDriver({ filesystem, s3, ...settings }: StorageObject): StorageSection {
+  if (s3 !== undefined) return { ...settings, s3 };
+  return { ...settings, filesystem: filesystem ?? { rootdirectory: './data' } };
+}
+
 export const configSchema = z.strictObject({
   /** distribution requires it; 0.1 is the only version there is. */
   version: text().default('0.1'),
@@ -110,21 +209,7 @@ export const configSchema = z.strictObject({
     })
     .refine((auth) => Object.keys(auth).length <= 1, { error: 'must configure one auth scheme: htpasswd or token' })
     .prefault({}),
-  storage: section({
-    filesystem: section({ rootdirectory: text().default('./data') }),
-    delete: section({ enabled: bool().default(false) }),
-    maintenance: section({
-      /** Stale uploads are removed after `age`, checked every `interval` (distribution's keys and defaults). */
-      uploadpurging: section({
-        enabled: bool().default(true),
-        age: duration({ positive: true }).default(168 * HOUR),
-        interval: duration({ positive: true }).default(24 * HOUR),
-        dryrun: bool().default(false),
-      }),
-      /** Writes answer 405 UNSUPPORTED while reads go on. */
-      readonly: section({ enabled: bool().default(false) }),
-    }),
-  }),
+  storage: storageObject.transform(storageWithDriver).prefault({}),
   /** Quayside's own settings (no distribution equivalent); REGISTRY_QUAYSIDE_* overrides apply too. */
   quayside: section({
     /** SHA-256 engine: auto (native when built, else wasm), native, wasm. QUAYSIDE_HASH_ENGINE wins. */
@@ -199,8 +284,17 @@ export const distributionOnlyKeys: readonly string[] = [
   'auth.token.autoredirectpath',
   'storage.filesystem.maxthreads',
   'storage.cache',
-  'storage.redirect',
   'storage.tag',
+  // distribution's s3 tuning: how fast or through which AWS front door, never what is stored or
+  // who may read it. Quayside's S3 client has its own fixed choices for each (storage/s3/driver.ts
+  // copies in 32 MiB parts, 8 at once, above 5 GiB).
+  'storage.s3.multipartcopychunksize',
+  'storage.s3.multipartcopymaxconcurrency',
+  'storage.s3.multipartcopythresholdsize',
+  'storage.s3.useragent',
+  'storage.s3.loglevel',
+  'storage.s3.usedualstack',
+  'storage.s3.accelerate',
   'middleware',
   'notifications',
   'redis',
@@ -217,18 +311,91 @@ export const distributionOnlyKeys: readonly string[] = [
 /**
  * Keys distribution has that Quayside refuses rather than ignores, because ignoring them would
  * change where data goes or who gets in (fail closed): storage drivers and auth schemes we lack,
- * and a restriction on token algorithms we would not enforce.
+ * credentials we cannot sign with, and a restriction on token algorithms we would not enforce.
  */
 export const refusedDistributionKeys: Readonly<Record<string, string>> = {
-  'storage.s3': 'the s3 storage driver is not implemented (Quayside has: filesystem)',
-  'storage.azure': 'the azure storage driver is not implemented (Quayside has: filesystem)',
-  'storage.gcs': 'the gcs storage driver is not implemented (Quayside has: filesystem)',
-  'storage.inmemory': 'the inmemory storage driver is not implemented (Quayside has: filesystem)',
-  'storage.swift': 'the swift storage driver is not implemented (Quayside has: filesystem)',
-  'storage.oss': 'the oss storage driver is not implemented (Quayside has: filesystem)',
+  'storage.azure': 'the azure storage driver is not implemented (Quayside has: filesystem, s3)',
+  'storage.gcs': 'the gcs storage driver is not implemented (Quayside has: filesystem, s3)',
+  'storage.inmemory': 'the inmemory storage driver is not implemented (Quayside has: filesystem, s3)',
+  'storage.swift': 'the swift storage driver is not implemented (Quayside has: filesystem, s3)',
+  'storage.oss': 'the oss storage driver is not implemented (Quayside has: filesystem, s3)',
+  // distribution registers its s3 driver under both names (s3-aws/s3.go init).
+  'storage.s3aws': 'is distribution\'s second name for the s3 driver: write storage.s3 (Quayside has: filesystem, s3)',
+  // Temporary credentials. distribution's FromParameters never reads this key (it signs with an
+  // empty token), so there it is silently nothing; here it would be a credential we drop, and
+  // every request would fail on a token S3 expects. Say so at start instead.
+  'storage.s3.sessiontoken': 'is not supported: Quayside signs with accesskey/secretkey (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) only, without a session token',
   'auth.silly': 'the silly auth scheme is not supported (htpasswd or token)',
   'auth.token.signingalgorithms': 'is not supported: Quayside cannot restrict token algorithms, so it refuses to pretend to',
 };
+
+/**
+ * distribution keys whose value decides: the value that asks for what Quayside does anyway is
+ * warned about and ignored, like distributionOnlyKeys; any other value is refused, like
+ * refusedDistributionKeys, because ignoring it would weaken security or change how the data is
+ * stored (fail closed). `null` (the key with nothing after it) is distribution's default, so it
+ * is always the ignored case. Values are read as distribution's s3 driver reads them.
+ */
+export const valueDependentDistributionKeys: Readonly<Record<string, { readonly ignoredWhen: (value: unknown) => boolean; readonly ignored: string; readonly refused: string }>> = {
+  // Quayside's client signs every request with SigV4; it has no v2 signer. distribution itself
+  // refuses v2 against AWS.
+  'storage.s3.v4auth': {
+    ignoredWhen: (v) => v === null || goBool(v) === true,
+    ignored: 'Quayside always signs with AWS Signature Version 4',
+    refused: 'only true is supported: Quayside signs only with AWS Signature Version 4',
+  },
+  // Server-side encryption asked for and silently not done would leave the objects unencrypted.
+  'storage.s3.encrypt': {
+    ignoredWhen: (v) => v === null || goBool(v) === false,
+    ignored: 'Quayside does not ask S3 for server-side encryption',
+    refused: 'server-side encryption is not implemented: ignoring it would store the objects unencrypted',
+  },
+  // distribution reads keyid only with encrypt: true. Refused whenever set all the same: a KMS key
+  // in the file says someone meant the data to be encrypted with it.
+  'storage.s3.keyid': {
+    ignoredWhen: (v) => v === null || v === '',
+    ignored: 'no KMS key is used',
+    refused: 'KMS encryption is not implemented: ignoring it would store the objects without that key',
+  },
+  // Quayside sends no x-amz-acl, so S3 applies its default, private (the bucket owner only). Any
+  // other canned ACL changes who may read the objects, wider (public-read) or narrower for us
+  // (bucket-owner-full-control across accounts).
+  'storage.s3.objectacl': {
+    ignoredWhen: (v) => v === null || v === 'private',
+    ignored: 'Quayside sets no ACL, so S3 applies private',
+    refused: 'only private is supported: Quayside sets no ACL, and another one would change who may read the objects',
+  },
+  // Quayside sends no x-amz-storage-class: S3 stores STANDARD, and NONE is distribution's way to
+  // ask for exactly that. Another class changes how (and how durably, how dearly) data is kept.
+  'storage.s3.storageclass': {
+    ignoredWhen: (v) => v === null || (typeof v === 'string' && ['STANDARD', 'NONE'].includes(v.toUpperCase())),
+    ignored: 'Quayside sends no storage class, so S3 stores STANDARD',
+    refused: 'only STANDARD is supported: Quayside sends no storage class, and another one would change how the data is stored',
+  },
+  // A FIPS requirement quietly dropped is a compliance failure nobody sees.
+  'storage.s3.usefipsendpoint': {
+    ignoredWhen: (v) => v === null || goBool(v) === false,
+    ignored: 'Quayside uses the endpoint it is given',
+    refused: 'FIPS endpoints are not implemented: ignoring it would send the data to an endpoint that is not FIPS 140 validated',
+  },
+  // Ignoring it would send pulling clients to regionendpoint, which it exists to keep private.
+  'storage.s3.redirectendpoint': {
+    ignoredWhen: (v) => v === null || v === '',
+    ignored: 'redirects use regionendpoint',
+    refused: 'is not implemented: presigned redirects would point at regionendpoint instead; set storage.redirect.disable: true to serve blobs through Quayside',
+  },
+};
+
+/**
+ * Keys whose environment value is text even where YAML reads it otherwise: distribution parses
+ * every REGISTRY_* value as YAML, which turns a secret "0123" into 123, "true" into a boolean
+ * and fails on one starting with `*`. A value YAML reads as a string (quotes removed) or as null
+ * (unset) is taken as YAML gives it; anything else as written.
+ */
+export const textEnvKeys: ReadonlySet<string> = new Set(['region', 'regionendpoint', 'bucket', 'accesskey', 'secretkey', 'rootdirectory'].map((key) => `storage.s3.${key}`));
+
+/** Keys whose value never appears in a message or a log line. */
+export const secretKeys: ReadonlySet<string> = new Set(['storage.s3.accesskey', 'storage.s3.secretkey']);
 
 /**
  * Sections whose scalar form names one entry: `storage: filesystem` / REGISTRY_STORAGE=filesystem

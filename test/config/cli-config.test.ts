@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,7 +64,33 @@ test('cli serve: a typo under an implemented section exits 1 with the full key p
   });
   await assert.rejects(run(process.execPath, [...cli, 'serve'], { cwd: repo, timeout: 60_000, env: { ...process.env, REGISTRY_STORAGE: 's3', REGISTRY_HTTP_ADDR: '127.0.0.1:0' } }), (err: { code?: number; stderr?: string }) => {
     assert.equal(err.code, 1);
-    assert.match(err.stderr ?? '', /^quayside: REGISTRY_STORAGE \(storage\.s3\): the s3 storage driver is not implemented/);
+    assert.equal(err.stderr, 'quayside: REGISTRY_STORAGE (storage.s3.region) is required; REGISTRY_STORAGE (storage.s3.bucket) is required\n');
     return true;
   });
+});
+
+test('cli garbage-collect on s3: storage that refuses the bucket is one line naming the storage, never the secret, and the process exits', async (t) => {
+  // A stand-in S3 that answers HeadBucket 404 on a keep-alive connection.
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    res.writeHead(404, { 'Content-Length': '0', Connection: 'keep-alive' }).end();
+  });
+  t.after(() => server.close());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const secret = 'wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY';
+  const file = await configFile(t, () => ['storage:', '  s3:', '    region: us-east-1', `    regionendpoint: ${endpoint}`, '    bucket: missing', '    forcepathstyle: true', '    accesskey: AKIAEXAMPLE', `    secretkey: ${secret}`, '    v4auth: true']);
+  await assert.rejects(run(process.execPath, [...cli, 'garbage-collect', file], { cwd: repo, timeout: 60_000 }), (err: { code?: number; stdout?: string; stderr?: string }) => {
+    assert.equal(err.code, 1, err.stderr);
+    assert.equal(err.stderr, [
+      'quayside: warning: storage.s3.v4auth is a distribution setting Quayside does not implement; ignored (Quayside always signs with AWS Signature Version 4)',
+      `quayside: cannot open storage (s3 bucket=missing region=us-east-1 endpoint=${endpoint} root=/): S3 HeadBucket: NoSuchBucket (HTTP 404): bucket missing does not exist at ${endpoint}`,
+      '',
+    ].join('\n'));
+    assert.ok(!`${err.stdout}${err.stderr}`.includes(secret));
+    return true;
+  });
+  assert.deepEqual(requests, ['HEAD /missing/']);
 });

@@ -8,7 +8,7 @@ import { buildConfig, ConfigError, loadConfig, parseAddr, parseDuration } from '
 test('config: defaults serve 127.0.0.1:5000 from ./data with deletes off', () => {
   const config = buildConfig({});
   assert.equal(config.http.addr, '127.0.0.1:5000');
-  assert.equal(config.storage.filesystem.rootdirectory, './data');
+  assert.equal(config.storage.filesystem?.rootdirectory, './data');
   assert.equal(config.storage.delete.enabled, false);
   assert.equal(config.log.level, 'info');
 });
@@ -22,7 +22,7 @@ test('config: a distribution config.yml is read with its own keys; REGISTRY_* en
     ['version: 0.1', 'log:', '  level: debug', 'storage:', '  filesystem:', '    rootdirectory: /var/lib/registry', '  delete:', '    enabled: true', 'http:', '  addr: :5000', '  headers:', '    X-Content-Type-Options: [nosniff]'].join('\n'),
   );
   const fromFile = await loadConfig(file, {});
-  assert.equal(fromFile.storage.filesystem.rootdirectory, '/var/lib/registry');
+  assert.equal(fromFile.storage.filesystem?.rootdirectory, '/var/lib/registry');
   assert.equal(fromFile.storage.delete.enabled, true);
   assert.equal(fromFile.http.addr, ':5000');
   assert.equal(fromFile.log.level, 'debug');
@@ -40,7 +40,7 @@ test('config: a distribution config.yml is read with its own keys; REGISTRY_* en
   assert.equal(overridden.quayside.hashengine, 'wasm');
   assert.equal(overridden.http.addr, '0.0.0.0:6000');
   assert.equal(overridden.storage.delete.enabled, false);
-  assert.equal(overridden.storage.filesystem.rootdirectory, '/srv/reg');
+  assert.equal(overridden.storage.filesystem?.rootdirectory, '/srv/reg');
   assert.equal(overridden.log.level, 'warn');
 });
 
