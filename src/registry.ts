@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import type { Config } from './config/schema.ts';
 import { parseAddr } from './config/load.ts';
+import { describeStorage, driverParamsOf } from './config/driver-params.ts';
 import { createHttpServer } from './http/server.ts';
 import type { Services } from './services.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -49,7 +50,7 @@ export interface RegistryOptions {
 export async function createRegistry(config: Config, options: RegistryOptions = {}): Promise<Registry> {
   // libuv's pool size (UV_THREADPOOL_SIZE) is set by bin/quayside.cjs: here it would be too late.
   const log = options.logger ?? createLogger(config.log.level);
-  const driverParams: DriverParams = options.driverParams ?? { filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } };
+  const driverParams: DriverParams = options.driverParams ?? driverParamsOf(config);
   const opened = await openDriver(driverParams);
   const driver = opened.driver;
   // Blobs a garbage collection left aside when it died are invisible until put back (gc/aside.ts; O(1) when none).
@@ -64,7 +65,8 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const pool = createChunkPool(driverParams, engine.name, options.workers ?? (config.quayside.workers || undefined));
   const locks = new UploadLocks(lockWaitsWithin(config.quayside.limits.idletimeout));
   const pipeline = { ...defaultPipelineOptions, maxUploadSize: config.quayside.limits.uploadsize, ...options.pipeline };
-  const blobs = new BlobStore(driver);
+  // Presigned redirects for blob GET/HEAD where the store gives URLs (s3), unless storage.redirect.disable.
+  const blobs = new BlobStore(driver, opened.kind === 's3' && !config.storage.redirect.disable);
   const buffers = new BatchBuffers(pipeline.batchSize, BATCH_BUFFERS);
   const uploads = await uploadBackendFor(opened, { engine, pool, locks, blobs, buffers, options: pipeline });
   const catalog = new Catalog(driver, LINK_TTL_MS);
@@ -87,7 +89,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  log.info({ addr: `${shownHost}:${address.port}`, storage: opened.kind === 's3' ? 's3' : config.storage.filesystem.rootdirectory, hashEngine: engine.name }, 'listening');
+  log.info({ addr: `${shownHost}:${address.port}`, storage: describeStorage(driverParams), hashEngine: engine.name }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = async (graceMs = 10_000): Promise<void> => {

@@ -11,10 +11,11 @@ export interface S3Registry extends TestRegistry {
 /**
  * A real Quayside in this process whose storage is the test RGW under a fresh rootdirectory (or
  * `s3.rootdirectory`, to start a second replica on the same one). The rootdirectory is deleted
- * when the test ends, by whoever created it.
+ * when the test ends, by whoever created it. `redirects: true` turns on presigned 307s for blob
+ * GET/HEAD (the configured default on s3); tests read bytes through the registry otherwise.
  */
-export async function startS3Registry(t: { after: (fn: () => Promise<void>) => void }, options: StartOptions & { s3?: Partial<S3Params> } = {}): Promise<S3Registry> {
-  const { s3: overrides, ...rest } = options;
+export async function startS3Registry(t: { after: (fn: () => Promise<void>) => void }, options: StartOptions & { s3?: Partial<S3Params>; redirects?: boolean } = {}): Promise<S3Registry> {
+  const { s3: overrides, redirects, ...rest } = options;
   const own = overrides?.rootdirectory === undefined;
   const s3 = s3TestParams(overrides?.rootdirectory ?? freshRoot(), overrides);
   if (own) {
@@ -24,7 +25,9 @@ export async function startS3Registry(t: { after: (fn: () => Promise<void>) => v
       driver.close();
     });
   }
-  const registry = await startRegistry(t, { ...rest, driverParams: { s3 } });
+  // Blob GETs stream through the registry unless a test asks for distribution's default, 307s.
+  const config = { ...rest.config, redirect: { disable: redirects !== true } };
+  const registry = await startRegistry(t, { ...rest, config, driverParams: { s3 } });
   return { ...registry, s3 };
 }
 

@@ -127,3 +127,29 @@ test('s3: images: manifest by tag and digest, tags list, catalog, mount, blob th
   expectError(await send(reg.url, `/v2/s3/other/blobs/${layer}`), 404, 'BLOB_UNKNOWN');
   expectStatus(await send(reg.url, `/v2/s3/app/blobs/${layer}`), 200);
 });
+
+test('s3: with redirects on (the default), blob GET and HEAD answer 307 to a presigned URL (20 min) that serves the bytes; an unknown blob is still 404', { skip }, async (t) => {
+  const reg = await startS3Registry(t, { redirects: true });
+  const bytes = randomBytes(300_000);
+  const digest = await pushBlob(reg.url, 's3/redirect', bytes);
+  for (const method of ['GET', 'HEAD'] as const) {
+    const reply = await send(reg.url, `/v2/s3/redirect/blobs/${digest}`, { method });
+    expectStatus(reply, 307);
+    assert.equal(reply.headers.get('docker-content-digest'), digest);
+    const location = new URL(reply.headers.get('location') ?? '');
+    assert.equal(location.searchParams.get('X-Amz-Expires'), '1200');
+    assert.equal(location.origin, new URL(reg.s3.regionendpoint ?? '').origin);
+    const fetched = await fetch(location, { method });
+    assert.equal(fetched.status, 200);
+    assert.equal(fetched.headers.get('content-length'), String(bytes.length));
+    if (method === 'GET') assert.equal(sha256(Buffer.from(await fetched.arrayBuffer())), digest);
+    // A ranged GET goes to the store with its Range, as the client sent it.
+    if (method === 'GET') {
+      const ranged = await fetch(location, { headers: { range: 'bytes=10-19' } });
+      assert.equal(ranged.status, 206);
+      assert.deepEqual(Buffer.from(await ranged.arrayBuffer()), bytes.subarray(10, 20));
+    }
+  }
+  expectError(await send(reg.url, `/v2/s3/redirect/blobs/${sha256('never pushed')}`), 404, 'BLOB_UNKNOWN');
+  expectError(await send(reg.url, `/v2/s3/elsewhere/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
+});

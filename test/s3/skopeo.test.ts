@@ -11,7 +11,8 @@ import { s3Unavailable } from '../helpers/s3.ts';
 
 /*
  * skopeo (containers/image) through Quayside on S3: push to replica A, pull from replica B, every
- * digest unchanged. containers/image streams each layer in one PATCH; a 12 MiB layer at 5 MiB
+ * digest unchanged, with presigned redirects on (distribution's default on s3: skopeo fetches each
+ * blob from RGW itself). containers/image streams each layer in one PATCH; a 12 MiB layer at 5 MiB
  * parts crosses parts and leaves a tail, so the commit composes parts and the tail.
  */
 const skip = s3Unavailable || (await peersSkipReason());
@@ -27,8 +28,8 @@ function copyArgs(from: string, to: string, all: boolean): string[] {
 }
 
 test('skopeo on s3: push a two-platform index to replica A, pull it from replica B, byte for byte', { skip }, async (t) => {
-  const a = await startS3Registry(t, { s3: { chunksize: 5 * 1024 * 1024 } });
-  const b = await startS3Registry(t, { s3: { chunksize: 5 * 1024 * 1024, rootdirectory: a.s3.rootdirectory ?? '' } });
+  const a = await startS3Registry(t, { s3: { chunksize: 5 * 1024 * 1024 }, redirects: true });
+  const b = await startS3Registry(t, { s3: { chunksize: 5 * 1024 * 1024, rootdirectory: a.s3.rootdirectory ?? '' }, redirects: true });
   const amd = buildImage([randomLayer(12 * 1024 * 1024 + 17), randomLayer(3000)]);
   const arm = buildImage([randomLayer(200_000)], { architecture: 'arm64', os: 'linux' });
   const index = buildIndex([{ image: amd, platform: { architecture: 'amd64', os: 'linux' } }, { image: arm, platform: { architecture: 'arm64', os: 'linux' } }]);
