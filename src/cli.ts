@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { describeStorage, driverParamsOf, storageLocation } from './config/driver-params.ts';
 import { ConfigError, loadConfig, parseDuration } from './config/load.ts';
 import { GcAbortedError, garbageCollect, type GcProgress, type GcReport } from './gc/garbage-collect.ts';
-import { openDriver, type OpenedDriver } from './storage/factory.ts';
+import { openDriver, StorageOpenError, type OpenedDriver } from './storage/factory.ts';
 import { createLogger } from './log.ts';
 import { createRegistry } from './registry.ts';
 
@@ -141,7 +141,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const code = (err as { code?: unknown }).code;
-    if (err instanceof ConfigError) process.stderr.write(`quayside: ${err.message}\n`);
+    if (err instanceof ConfigError || err instanceof StorageOpenError) process.stderr.write(`quayside: ${err.message}\n`);
     else if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`quayside: ${(err as Error).message}\n\n${HELP}`);
       process.exitCode = 2;

@@ -11,7 +11,7 @@ import { BlobStore } from './storage/blob-store.ts';
 import type { DriverParams } from './storage/driver.ts';
 import { Catalog } from './storage/catalog.ts';
 import { LINK_TTL_MS } from './storage/link-cache.ts';
-import { openDriver, type OpenedDriver } from './storage/factory.ts';
+import { openDriver, StorageOpenError, type OpenedDriver } from './storage/factory.ts';
 import { ManifestStore } from './storage/manifest-store.ts';
 import { defaultPipelineOptions, type PipelineOptions } from './uploads/pipeline.ts';
 import type { UploadBackend } from './uploads/backend.ts';
@@ -51,7 +51,9 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   // libuv's pool size (UV_THREADPOOL_SIZE) is set by bin/quayside.cjs: here it would be too late.
   const log = options.logger ?? createLogger(config.log.level);
   const driverParams: DriverParams = options.driverParams ?? driverParamsOf(config);
-  const opened = await openDriver(driverParams);
+  const opened = await openDriver(driverParams).catch((err: unknown) => {
+    throw new StorageOpenError(`cannot open storage (${describeStorage(driverParams)}): ${(err as Error).message}`, { cause: err });
+  });
   const driver = opened.driver;
   // Blobs a garbage collection left aside when it died are invisible until put back (gc/aside.ts; O(1) when none).
   // A failure here (read-only storage, say) must not keep the registry from serving what it

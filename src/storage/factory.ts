@@ -37,3 +37,8 @@ export async function openDriver(params: DriverParams): Promise<OpenedDriver> {
 export class UnsafeStorageError extends Error {
   override readonly name = 'UnsafeStorageError';
 }
+
+/** Storage could not be opened at start-up (S3's reason, or UnsafeStorageError's): one line for the operator, no stack. */
+export class StorageOpenError extends Error {
+  override readonly name = 'StorageOpenError';
+}

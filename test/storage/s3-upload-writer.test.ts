@@ -70,6 +70,28 @@ describe('s3 upload writer (one state object, CAS, uniform parts)', { skip: s3Un
     assert.deepEqual(await readAll(driver, '/blobs/b2/data'), data);
   });
 
+  test('s3 upload writer: parts a dead writer uploaded but never acknowledged are left out of the blob (RGW refuses a Complete that skips them)', async (t) => {
+    const driver = await makeS3Driver(t);
+    await startUpload(driver, REPO, 'orphans', { chunksize: CHUNK });
+    const data = randomBytes(13 * MiB + 5);
+    const first = await openUploadWriter(driver, REPO, 'orphans');
+    await first.append(data.subarray(0, 6 * MiB));
+    await first.flush('at-6');
+    // A writer that uploads two whole parts of garbage, then dies before its flush.
+    const dead = await openUploadWriter(driver, REPO, 'orphans');
+    await dead.append(randomBytes(10 * MiB));
+    const live = await openUploadWriter(driver, REPO, 'orphans');
+    assert.equal(live.offset, 6 * MiB);
+    await live.append(data.subarray(6 * MiB));
+    assert.equal(await live.flush('at-end'), data.length);
+    const { state } = await loadUploadState(driver, REPO, 'orphans');
+    assert.deepEqual(state.multipart?.parts.map((p) => p.number), [1, 4], 'the dead writer took numbers 2 and 3');
+    const result = await (await openUploadWriter(driver, REPO, 'orphans')).commit('/blobs/orphans/data');
+    assert.equal(result.size, data.length);
+    assert.deepEqual(await readAll(driver, '/blobs/orphans/data'), data);
+    assert.deepEqual(await driver.list(`/docker/registry/v2/repositories/${REPO}/_uploads/orphans`), []);
+  });
+
   test('s3 upload writer: a stale writer is refused (flush and part upload) once another advanced the state; acknowledged bytes stay', async (t) => {
     const driver = await makeS3Driver(t);
     await startUpload(driver, REPO, 'u3', { chunksize: CHUNK });

@@ -78,6 +78,14 @@ export interface UploadState {
   readonly checkpoint: string | null;
   /** Set by commit: no writer may add bytes once a commit has begun. */
   readonly committing: boolean;
+  /**
+   * Set by a commit that found parts the state does not own (a writer killed, or beaten, after
+   * uploading under a number it took): the byte ranges of the owned parts and the tail inside the
+   * object that CompleteMultipartUpload assembles from every uploaded part. The blob is copied
+   * from those ranges. Recorded before that Complete, so a resumed commit knows the data object
+   * holds foreign bytes.
+   */
+  readonly composed?: readonly { readonly first: number; readonly last: number }[];
   /** Who wrote this version, when: diagnostics only, and part of each body's uniqueness. */
   readonly writer: { readonly token: string; readonly at: string };
 }

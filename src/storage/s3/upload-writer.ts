@@ -1,4 +1,4 @@
-import { S3Error } from './client.ts';
+import { S3Error, type ListedPart } from './client.ts';
 import type { S3Driver } from './driver.ts';
 import {
   UploadConflictError,
@@ -14,6 +14,13 @@ import {
 } from './upload-state.ts';
 import { paths } from '../paths.ts';
 import { DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE } from './params.ts';
+
+/** A part named in a Complete: its number, ETag and size. */
+interface PartSpec {
+  readonly partNumber: number;
+  readonly etag: string;
+  readonly size: number;
+}
 
 /** S3's highest part number. */
 const MAX_PART_NUMBER = 10_000;
@@ -280,16 +287,25 @@ class S3UploadWriter implements UploadWriter {
       } else {
         const completed = await this.driver.client.headObject(dataKey);
         if (completed === undefined) {
-          await this.checkParts(dataKey, multipart.uploadId, multipart.parts);
-          const parts = multipart.parts.map((p) => ({ partNumber: p.number, etag: p.etag }));
+          const listed = await this.checkParts(dataKey, multipart.uploadId, multipart.parts);
+          const parts = multipart.parts.map((p) => ({ partNumber: p.number, etag: p.etag, size: p.size }));
           if (state.tail !== null) {
             const etag = await this.driver.client.uploadPartCopy(state.tail.key, dataKey, multipart.uploadId, tailPart, 0, state.tail.size - 1);
-            parts.push({ partNumber: tailPart, etag });
+            parts.push({ partNumber: tailPart, etag, size: state.tail.size });
           }
-          await this.driver.client.completeMultipartUpload(dataKey, multipart.uploadId, parts);
+          const owned = new Set(parts.map((p) => p.partNumber));
+          const foreign = listed.filter((p) => !owned.has(p.partNumber));
+          if (foreign.length === 0) await this.driver.client.completeMultipartUpload(dataKey, multipart.uploadId, parts);
+          else await this.completeAroundForeignParts(dataKey, multipart.uploadId, parts, foreign);
         }
-        // One server-side copy to the blob (multipart copy above 5 GiB: the driver's move).
-        await this.driver.move(uploadDataPath(this.repo, this.id), destinationPath);
+        const composed = this.loaded.state.composed;
+        if (composed === undefined) {
+          // One server-side copy to the blob (multipart copy above 5 GiB: the driver's move).
+          await this.driver.move(uploadDataPath(this.repo, this.id), destinationPath);
+        } else {
+          await this.copyRanges(dataKey, destination, composed);
+          await this.driver.client.deleteObject(dataKey);
+        }
       }
     } catch (err) {
       // A concurrent commit of the same upload is ahead (RGW: "This multipart completion is
@@ -316,15 +332,52 @@ class S3UploadWriter implements UploadWriter {
     }
   }
 
-  /** The parts S3 holds must include every part the state owns, ETag and size alike (ListParts, every page). */
-  private async checkParts(dataKey: string, uploadId: string, owned: readonly PartRecord[]): Promise<void> {
-    const listed = new Map((await this.driver.client.listAllParts(dataKey, uploadId, writerTestHooks.listPartsPageSize)).map((p) => [p.partNumber, p]));
+  /**
+   * Parts the state does not own are in the upload (a writer died, or lost its flush, after an
+   * UploadPart). S3 would let Complete leave them out; RGW refuses with InvalidPart unless the
+   * request names every uploaded part in order (rgw_op.cc: "parts num mismatch"), and no API
+   * deletes a part. So: record where the owned bytes will lie, complete with every part, and the
+   * blob is then copied from those ranges (copyRanges), skipping the foreign ones.
+   */
+  private async completeAroundForeignParts(dataKey: string, uploadId: string, owned: readonly PartSpec[], foreign: readonly ListedPart[]): Promise<void> {
+    const ownedNumbers = new Set(owned.map((p) => p.partNumber));
+    const all: PartSpec[] = [...owned, ...foreign.map((p) => ({ partNumber: p.partNumber, etag: p.etag, size: p.size }))].sort((x, y) => x.partNumber - y.partNumber);
+    const composed: { first: number; last: number }[] = [];
+    let at = 0;
+    for (const part of all) {
+      if (ownedNumbers.has(part.partNumber)) composed.push({ first: at, last: at + part.size - 1 });
+      at += part.size;
+    }
+    await this.advance({ composed });
+    await this.driver.client.completeMultipartUpload(dataKey, uploadId, all.map(({ partNumber, etag }) => ({ partNumber, etag })));
+  }
+
+  /** The blob from byte ranges of the completed data object: one UploadPartCopy per range (each a whole part, or the tail). */
+  private async copyRanges(dataKey: string, destination: string, ranges: readonly { first: number; last: number }[]): Promise<void> {
+    const uploadId = await this.driver.client.createMultipartUpload(destination);
+    try {
+      const parts: { partNumber: number; etag: string }[] = [];
+      for (const [i, range] of ranges.entries()) {
+        parts.push({ partNumber: i + 1, etag: await this.driver.client.uploadPartCopy(dataKey, destination, uploadId, i + 1, range.first, range.last) });
+      }
+      await this.driver.client.completeMultipartUpload(destination, uploadId, parts);
+    } catch (err) {
+      await this.driver.client.abortMultipartUpload(destination, uploadId).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The parts S3 holds must include every part the state owns, ETag and size alike (ListParts, every page); returns them all. */
+  private async checkParts(dataKey: string, uploadId: string, owned: readonly PartRecord[]): Promise<ListedPart[]> {
+    const all = await this.driver.client.listAllParts(dataKey, uploadId, writerTestHooks.listPartsPageSize);
+    const listed = new Map(all.map((p) => [p.partNumber, p]));
     for (const part of owned) {
       const found = listed.get(part.number);
       if (found === undefined || found.etag !== part.etag || found.size !== part.size) {
         throw new Error(`upload ${this.id}: part ${part.number} is ${found === undefined ? 'missing' : `${found.size} bytes ${found.etag}`} in S3, the state says ${part.size} bytes ${part.etag}`);
       }
     }
+    return all;
   }
 
   /**
