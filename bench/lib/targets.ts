@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WRK_BIN } from '../load/wrk.ts';
+import { DOCKER_REGISTRY_BIN, spawnDockerRegistry, type DockerRegistryS3, type DockerRegistryStorage } from '../../scripts/lib/docker-registry.ts';
 
 /**
  * Benchmark targets: Quayside (from the build, as it ships) and docker-registry (Debian's
@@ -129,8 +130,6 @@ export async function startQuayside(options: QuaysideOptions): Promise<Target> {
   return processStats(child, 'quayside', url, options.root);
 }
 
-export const DOCKER_REGISTRY_BIN = '/usr/bin/docker-registry';
-
 /**
  * Whether `bin` is installed. When it is missing, scripts/ensure-tools.sh installs it (Debian's
  * package; needs root), as the tests do: a benchmark on a fresh machine compares.
@@ -155,37 +154,28 @@ export function wrkAvailable(): Promise<boolean> {
   return toolAvailable('wrk', WRK_BIN);
 }
 
-/** docker-registry with Debian's default settings (in-memory blob descriptor cache), deletes on. */
-export async function startDockerRegistry(options: { root: string }): Promise<Target> {
+export type DockerRegistryTargetOptions =
+  | { readonly root: string }
+  /** On S3: `root` is the rootdirectory in the bucket (it names the target in reports). */
+  | { readonly root: string; readonly s3: DockerRegistryS3 };
+
+/**
+ * docker-registry with Debian's default settings (in-memory blob descriptor cache), deletes on;
+ * on a filesystem root, or with its s3-aws driver and redirects off, so pulls stream through it
+ * as they do through Quayside. Config and start-up: scripts/lib/docker-registry.ts.
+ */
+export async function startDockerRegistry(options: DockerRegistryTargetOptions): Promise<Target> {
   if (!(await dockerRegistryAvailable())) throw new Error('docker-registry is not installed, and scripts/ensure-tools.sh could not install it (root needed)');
-  await mkdir(options.root, { recursive: true });
-  const port = await freePort();
-  const config = join(options.root, '..', `docker-registry-${port}.yml`);
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  cache:',
-      '    blobdescriptor: inmemory',
-      '  filesystem:',
-      `    rootdirectory: ${options.root}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '  secret: quayside-bench',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(DOCKER_REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, child);
-  return processStats(child, 'docker-registry', url, options.root);
+  let storage: DockerRegistryStorage;
+  if ('s3' in options) {
+    storage = { s3: { ...options.s3, rootdirectory: options.root } };
+  } else {
+    await mkdir(options.root, { recursive: true });
+    storage = { filesystem: { rootdirectory: options.root } };
+  }
+  const registry = await spawnDockerRegistry({ storage, secret: 'quayside-bench', blobDescriptorCache: true, redirectDisabled: true }, { echo: true });
+  const target = processStats(registry.child, 'docker-registry', registry.url, options.root);
+  return { ...target, stop: () => registry.stop() };
 }
 
 /** An answer as the ceiling server replays it (bench/lib/ceiling-server.ts). */
