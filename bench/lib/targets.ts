@@ -85,17 +85,21 @@ function processStats(child: ChildProcess, name: Target['name'], url: string, ro
   };
 }
 
-/** Builds Quayside (npm run build) once per process. */
-let built = false;
+/** Builds Quayside (npm run build) once per process; a failed build fails every later start too, without building again. */
+let built: Error | true | undefined;
 export function buildQuayside(): void {
-  if (built) return;
-  const result = spawnSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('npm run build failed');
-  built = true;
+  if (built === undefined) {
+    const result = spawnSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
+    built = result.status === 0 ? true : new Error('npm run build failed');
+  }
+  if (built !== true) throw built;
 }
 
 export interface QuaysideOptions {
+  /** The filesystem root; with `storageEnv`, only the target's name in reports (nothing is made). */
   readonly root: string;
+  /** Storage settings instead of REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=root (bench/lib/s3.ts quaysideS3Env). */
+  readonly storageEnv?: Readonly<Record<string, string>>;
   readonly env?: NodeJS.ProcessEnv;
   /** Node flags instead of the launcher's own (bench/load/idle-gap.ts compares them). */
   readonly nodeFlags?: readonly string[];
@@ -112,13 +116,13 @@ export function launcherFlags(): string[] {
 
 export async function startQuayside(options: QuaysideOptions): Promise<Target> {
   buildQuayside();
-  await mkdir(options.root, { recursive: true });
+  if (options.storageEnv === undefined) await mkdir(options.root, { recursive: true });
   const port = await freePort();
   const child = spawn(process.execPath, [...(options.nodeFlags ?? launcherFlags()), LAUNCHER, 'serve'], {
     env: {
       ...process.env,
       REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
-      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: options.root,
+      ...(options.storageEnv ?? { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: options.root }),
       REGISTRY_STORAGE_DELETE_ENABLED: 'true',
       REGISTRY_LOG_LEVEL: 'warn',
       ...options.env,
@@ -126,8 +130,12 @@ export async function startQuayside(options: QuaysideOptions): Promise<Target> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, child);
-  return processStats(child, 'quayside', url, options.root);
+  const target = processStats(child, 'quayside', url, options.root);
+  await waitReady(url, child).catch(async (err: unknown) => {
+    await target.stop();
+    throw err;
+  });
+  return target;
 }
 
 /**
