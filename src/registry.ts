@@ -10,9 +10,13 @@ import { BlobStore } from './storage/blob-store.ts';
 import type { DriverParams } from './storage/driver.ts';
 import { Catalog } from './storage/catalog.ts';
 import { LINK_TTL_MS } from './storage/link-cache.ts';
-import { createDriver } from './storage/factory.ts';
+import { openDriver, type OpenedDriver } from './storage/factory.ts';
 import { ManifestStore } from './storage/manifest-store.ts';
 import { defaultPipelineOptions, type PipelineOptions } from './uploads/pipeline.ts';
+import type { UploadBackend } from './uploads/backend.ts';
+import { FilesystemUploads } from './uploads/filesystem-uploads.ts';
+import type { ChunkPool } from './workers/pool.ts';
+import type { Sha256Engine } from './digest/engine.ts';
 import { lockWaitsWithin, UploadLocks } from './uploads/upload-lock.ts';
 import { BatchBuffers } from './uploads/batch-buffers.ts';
 import { createChunkPool } from './workers/pool.ts';
@@ -37,14 +41,17 @@ export interface RegistryOptions {
   readonly logger?: Logger;
   readonly workers?: number;
   readonly pipeline?: Partial<PipelineOptions>;
+  /** Storage instead of the config's (tests, embedding). */
+  readonly driverParams?: DriverParams;
 }
 
 /** The composition root: wires driver, stores, worker pool, router and server, then listens. */
 export async function createRegistry(config: Config, options: RegistryOptions = {}): Promise<Registry> {
   // libuv's pool size (UV_THREADPOOL_SIZE) is set by bin/quayside.cjs: here it would be too late.
   const log = options.logger ?? createLogger(config.log.level);
-  const driverParams: DriverParams = { filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } };
-  const driver = createDriver(driverParams);
+  const driverParams: DriverParams = options.driverParams ?? { filesystem: { rootdirectory: config.storage.filesystem.rootdirectory } };
+  const opened = await openDriver(driverParams);
+  const driver = opened.driver;
   // Blobs a garbage collection left aside when it died are invisible until put back (gc/aside.ts; O(1) when none).
   // A failure here (read-only storage, say) must not keep the registry from serving what it
   // has: the next garbage-collect run puts the blobs back as well.
@@ -58,6 +65,8 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const locks = new UploadLocks(lockWaitsWithin(config.quayside.limits.idletimeout));
   const pipeline = { ...defaultPipelineOptions, maxUploadSize: config.quayside.limits.uploadsize, ...options.pipeline };
   const blobs = new BlobStore(driver);
+  const buffers = new BatchBuffers(pipeline.batchSize, BATCH_BUFFERS);
+  const uploads = await uploadBackendFor(opened, { engine, pool, locks, blobs, buffers, options: pipeline });
   const catalog = new Catalog(driver, LINK_TTL_MS);
   const services: Services = {
     config,
@@ -67,17 +76,18 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     manifests: new ManifestStore(driver, blobs, { maxReferences: config.quayside.limits.manifestreferences }),
     auth: createAuthenticator(config),
     uploadGate: new UploadGate(config.quayside.limits.concurrentuploads),
-    uploads: { driver, engine, pool, locks, blobs, buffers: new BatchBuffers(pipeline.batchSize, BATCH_BUFFERS), options: pipeline },
+    uploads,
+    uploadLocks: locks,
   };
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;
-  const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, purging, log) : () => undefined;
+  const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, (ref) => uploads.discard(ref), purging, log) : () => undefined;
   const { host, port } = parseAddr(config.http.addr);
   server.listen(port, host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  log.info({ addr: `${shownHost}:${address.port}`, root: config.storage.filesystem.rootdirectory, hashEngine: engine.name }, 'listening');
+  log.info({ addr: `${shownHost}:${address.port}`, storage: opened.kind === 's3' ? 's3' : config.storage.filesystem.rootdirectory, hashEngine: engine.name }, 'listening');
 
   let closing: Promise<void> | undefined;
   const close = async (graceMs = 10_000): Promise<void> => {
@@ -89,10 +99,27 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     clearTimeout(forced);
     await locks.idle();
     await pool.close();
+    if (opened.kind === 's3') opened.driver.close();
   };
   return {
     url: `${config.http.tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
     port: address.port,
     close: (graceMs) => (closing ??= close(graceMs)),
   };
+}
+
+interface UploadParts {
+  readonly engine: Sha256Engine;
+  readonly pool: ChunkPool;
+  readonly locks: UploadLocks;
+  readonly blobs: BlobStore;
+  readonly buffers: BatchBuffers;
+  readonly options: PipelineOptions;
+}
+
+/** The upload path of the storage opened (uploads/backend.ts); S3's is loaded only when used. */
+async function uploadBackendFor(opened: OpenedDriver, parts: UploadParts): Promise<UploadBackend> {
+  if (opened.kind === 'filesystem') return new FilesystemUploads({ ...parts, driver: opened.driver });
+  const { S3Uploads } = await import('./uploads/s3-uploads.ts');
+  return new S3Uploads({ ...parts, driver: opened.driver, ...(opened.driver.chunksize === undefined ? {} : { chunksize: opened.driver.chunksize }) });
 }

@@ -3,7 +3,8 @@ import type { BlobStore } from './storage/blob-store.ts';
 import type { Catalog } from './storage/catalog.ts';
 import type { StorageDriver } from './storage/driver.ts';
 import type { ManifestStore } from './storage/manifest-store.ts';
-import type { CommitDeps } from './uploads/commit.ts';
+import type { UploadBackend } from './uploads/backend.ts';
+import type { UploadLocks } from './uploads/upload-lock.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { UploadGate } from './uploads/upload-gate.ts';
 
@@ -19,7 +20,10 @@ export interface Services {
   readonly manifests: ManifestStore;
   /** GET /v2/_catalog's names; handlers that can create a repository tell it (storage/catalog.ts). */
   readonly catalog: Catalog;
-  readonly uploads: CommitDeps;
+  /** The upload path of this storage (uploads/backend.ts). */
+  readonly uploads: UploadBackend;
+  /** One writer per upload within this process (uploads/upload-lock.ts). */
+  readonly uploadLocks: UploadLocks;
   readonly uploadGate: UploadGate;
   /** Set when `auth` is configured. */
   readonly auth: Authenticator | undefined;

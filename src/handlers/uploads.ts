@@ -6,9 +6,7 @@ import { hasBody } from '../http/request-body.ts';
 import { sendEmpty } from '../http/respond.ts';
 import type { Handler, RequestContext } from '../http/context.ts';
 import { isValidName } from '../routing/names.ts';
-import { commitUpload } from '../uploads/commit.ts';
-import { appendBody } from '../uploads/pipeline.ts';
-import { cancelUpload, createUpload, loadUpload, type UploadRef } from '../uploads/session.ts';
+import type { UploadRef } from '../uploads/session.ts';
 import type { Writer } from '../uploads/upload-lock.ts';
 import { requireParam } from './references.ts';
 
@@ -101,7 +99,7 @@ async function underLock<T>(ctx: RequestContext, ref: UploadRef, fn: () => Promi
   const leave = hasBody(ctx.req) ? ctx.services.uploadGate.enter() : () => undefined;
   const busy = (): RegistryError => new RegistryError('RANGE_NOT_SATISFIABLE', { uuid: ref.id, reason: 'another request is writing to this upload' });
   try {
-    return await ctx.services.uploads.locks.runExclusive(ref.id, writerOf(ctx.req), busy, fn);
+    return await ctx.services.uploadLocks.runExclusive(ref.id, writerOf(ctx.req), busy, fn);
   } finally {
     leave();
   }
@@ -121,15 +119,15 @@ export const postUpload: Handler = async (ctx) => {
   }
   const digestParam = query.get('digest');
   const digest = digestParam === null ? undefined : parseDigest(digestParam);
-  const ref = await createUpload(services.driver, params.name);
+  const ref = await services.uploads.create(params.name);
   services.catalog.noteWrite(params.name);
   if (!digest) {
     sendUploadAccepted(ctx, 202, ref, 0);
     return;
   }
   await underLock(ctx, ref, async () => {
-    if (hasBody(ctx.req)) await appendBody(services.uploads, ref, undefined, ctx.req, declaredLength(ctx));
-    await commitUpload(services.uploads, ref, digest);
+    if (hasBody(ctx.req)) await services.uploads.append(ref, undefined, ctx.req, declaredLength(ctx));
+    await services.uploads.commit(ref, digest);
   });
   sendBlobCreated(ctx, digest);
 };
@@ -152,9 +150,9 @@ export const patchUpload: Handler = async (ctx) => {
   // The upload is held from the first moment: a client that drops and at once asks GET for the
   // status must find this request there, so the answer waits for the bytes it keeps (end-13).
   const size = await underLock(ctx, ref, async () => {
-    await loadUpload(ctx.services.driver, ref.repo, ref.id);
+    await ctx.services.uploads.offset(ref.repo, ref.id);
     const range = chunkRange(ctx);
-    return appendBody(ctx.services.uploads, ref, range?.start, ctx.req, declaredLength(ctx));
+    return ctx.services.uploads.append(ref, range?.start, ctx.req, declaredLength(ctx));
   });
   sendUploadAccepted(ctx, 202, ref, size);
 };
@@ -166,10 +164,10 @@ export const putUpload: Handler = async (ctx) => {
   if (digestParam === null) throw new RegistryError('DIGEST_INVALID', { reason: 'PUT needs ?digest=' });
   const digest = parseDigest(digestParam);
   await underLock(ctx, ref, async () => {
-    await loadUpload(ctx.services.driver, ref.repo, ref.id);
+    await ctx.services.uploads.offset(ref.repo, ref.id);
     const range = chunkRange(ctx);
-    if (hasBody(ctx.req)) await appendBody(ctx.services.uploads, ref, range?.start, ctx.req, declaredLength(ctx));
-    await commitUpload(ctx.services.uploads, ref, digest);
+    if (hasBody(ctx.req)) await ctx.services.uploads.append(ref, range?.start, ctx.req, declaredLength(ctx));
+    await ctx.services.uploads.commit(ref, digest);
   });
   sendBlobCreated(ctx, digest);
 };
@@ -182,9 +180,9 @@ export const putUpload: Handler = async (ctx) => {
  */
 export const getUploadStatus: Handler = async (ctx) => {
   const id = requireParam(ctx.params.uuid, 'uuid');
-  await ctx.services.uploads.locks.released(id);
-  const status = await loadUpload(ctx.services.driver, ctx.params.name, id);
-  sendUploadAccepted(ctx, 204, status, status.offset);
+  await ctx.services.uploadLocks.released(id);
+  const offset = await ctx.services.uploads.offset(ctx.params.name, id);
+  sendUploadAccepted(ctx, 204, { repo: ctx.params.name, id }, offset);
 };
 
 /**
@@ -193,7 +191,6 @@ export const getUploadStatus: Handler = async (ctx) => {
  */
 export const deleteUpload: Handler = async (ctx) => {
   const ref = { repo: ctx.params.name, id: requireParam(ctx.params.uuid, 'uuid') };
-  await loadUpload(ctx.services.driver, ref.repo, ref.id);
-  await cancelUpload(ctx.services.driver, ref);
+  await ctx.services.uploads.cancel(ref);
   sendEmpty(ctx.res, 204);
 };

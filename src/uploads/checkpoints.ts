@@ -1,5 +1,5 @@
 import { paths } from '../storage/paths.ts';
-import { getContentIfExists, type StorageDriver } from '../storage/driver.ts';
+import { getContentIfExists, type PosixDriver } from '../storage/driver.ts';
 
 /**
  * SHA-256 checkpoints of an upload, keyed by the offset they describe
@@ -11,7 +11,7 @@ import { getContentIfExists, type StorageDriver } from '../storage/driver.ts';
  * if a crash loses it, the next reader takes an older one, or none, and hashes the gap from the
  * data (distribution's "mind the gap", blobwriter_resumable.go).
  */
-export async function listCheckpointOffsets(driver: StorageDriver, repo: string, id: string): Promise<number[]> {
+export async function listCheckpointOffsets(driver: PosixDriver, repo: string, id: string): Promise<number[]> {
   const names = await driver.list(paths.uploadHashStates(repo, id));
   return names
     .filter((n) => /^(0|[1-9][0-9]{0,15})$/.test(n))
@@ -19,7 +19,7 @@ export async function listCheckpointOffsets(driver: StorageDriver, repo: string,
     .sort((a, b) => a - b);
 }
 
-export async function readCheckpointAt(driver: StorageDriver, repo: string, id: string, offset: number): Promise<Uint8Array | undefined> {
+export async function readCheckpointAt(driver: PosixDriver, repo: string, id: string, offset: number): Promise<Uint8Array | undefined> {
   return getContentIfExists(driver, paths.uploadHashState(repo, id, offset));
 }
 
@@ -29,7 +29,7 @@ export interface Checkpoint {
 }
 
 /** Stored checkpoints at or below `size`, newest first: callers try each until one loads. */
-export async function checkpointsAtOrBelow(driver: StorageDriver, repo: string, id: string, size: number): Promise<Checkpoint[]> {
+export async function checkpointsAtOrBelow(driver: PosixDriver, repo: string, id: string, size: number): Promise<Checkpoint[]> {
   const offsets = (await listCheckpointOffsets(driver, repo, id)).filter((o) => o <= size && o > 0).reverse();
   const found: Checkpoint[] = [];
   for (const offset of offsets) {
@@ -43,7 +43,7 @@ export async function checkpointsAtOrBelow(driver: StorageDriver, repo: string, 
  * Stores the checkpoint for `offset` (the data below it is already durable) and drops the
  * older ones. Not synced: see above.
  */
-export async function writeCheckpoint(driver: StorageDriver, repo: string, id: string, offset: number, checkpoint: Uint8Array): Promise<void> {
+export async function writeCheckpoint(driver: PosixDriver, repo: string, id: string, offset: number, checkpoint: Uint8Array): Promise<void> {
   await driver.putContent(paths.uploadHashState(repo, id, offset), checkpoint, { durable: false });
   for (const older of await listCheckpointOffsets(driver, repo, id)) {
     if (older < offset) await driver.delete(paths.uploadHashState(repo, id, older));

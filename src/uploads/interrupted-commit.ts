@@ -1,7 +1,7 @@
 import { sha256Digest, tryParseDigest, type Digest } from '../digest/digest.ts';
 import type { Sha256Engine } from '../digest/engine.ts';
 import { RegistryError } from '../errors/registry-error.ts';
-import type { StorageDriver } from '../storage/driver.ts';
+import type { PosixDriver } from '../storage/driver.ts';
 import { paths } from '../storage/paths.ts';
 import { readCheckpointAt } from './checkpoints.ts';
 import type { UploadStatus } from './session.ts';
@@ -15,7 +15,7 @@ import type { UploadStatus } from './session.ts';
  *   - PATCH more bytes: the data comes back from the blob store first (this file).
  * Found by the kill test (test/crash): 11-25 of 50 kill points landed inside a commit.
  */
-export async function digestOfInterrupted(driver: StorageDriver, engine: Sha256Engine, status: UploadStatus): Promise<Digest | undefined> {
+export async function digestOfInterrupted(driver: PosixDriver, engine: Sha256Engine, status: UploadStatus): Promise<Digest | undefined> {
   if (status.committedAs !== undefined) return tryParseDigest(status.committedAs);
   const checkpoint = await readCheckpointAt(driver, status.repo, status.id, status.offset);
   const hasher = checkpoint ? await engine.resume(checkpoint) : undefined;
@@ -28,7 +28,7 @@ export async function digestOfInterrupted(driver: StorageDriver, engine: Sha256E
  * was (mid-commit), never a short data file that would make the upload look smaller than the
  * 202s acknowledged.
  */
-export async function restoreInterruptedData(driver: StorageDriver, engine: Sha256Engine, status: UploadStatus): Promise<void> {
+export async function restoreInterruptedData(driver: PosixDriver, engine: Sha256Engine, status: UploadStatus): Promise<void> {
   const { offset } = status;
   const digest = await digestOfInterrupted(driver, engine, status);
   const blob = digest ? await driver.stat(paths.blobData(digest)) : undefined;

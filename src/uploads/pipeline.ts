@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Sha256Engine } from '../digest/engine.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import { appendFailureError } from '../errors/to-registry-error.ts';
-import type { StorageDriver } from '../storage/driver.ts';
+import type { PosixDriver } from '../storage/driver.ts';
 import type { ChunkPool } from '../workers/pool.ts';
 import type { AppendChunkResult } from '../workers/tasks.ts';
 import type { BatchBuffers } from './batch-buffers.ts';
@@ -22,14 +22,26 @@ export interface PipelineOptions {
 
 export const defaultPipelineOptions: PipelineOptions = { batchSize: 4 * 1024 * 1024, checkpointEvery: 256 * 1024 * 1024 };
 
-export interface PipelineDeps {
-  readonly driver: StorageDriver;
-  readonly engine: Sha256Engine;
-  readonly pool: ChunkPool;
-  readonly locks: UploadLocks;
+/** What streaming a body into batches needs, whatever the storage. */
+export interface BodyStreamDeps {
   readonly buffers: BatchBuffers;
   readonly options: PipelineOptions;
 }
+
+export interface PipelineDeps extends BodyStreamDeps {
+  readonly driver: PosixDriver;
+  readonly engine: Sha256Engine;
+  readonly pool: ChunkPool;
+  readonly locks: UploadLocks;
+}
+
+/**
+ * Where one batch goes: written and hashed from `checkpoint` (null: the sink restores one), and
+ * made durable when `persist`. Resolves when the sink is done reading `bytes` (a view on a shared
+ * batch buffer, reused afterwards: a sink that keeps bytes copies them). Expected failures come
+ * back tagged (a worker's answer) or thrown as RegistryErrors (a sink on this thread).
+ */
+export type BatchSink = (batch: { readonly offset: number; readonly bytes: Uint8Array; readonly checkpoint: Uint8Array | null; readonly persist: boolean }) => Promise<AppendChunkResult>;
 
 const EMPTY = new Uint8Array(0);
 
@@ -56,16 +68,39 @@ export async function appendBody(
 ): Promise<number> {
   const status = await loadUpload(deps.driver, ref.repo, ref.id);
   if (status.committing) await restoreInterruptedData(deps.driver, deps.engine, status);
-  if (expectedStart !== undefined && expectedStart !== status.offset) {
-    throw new RegistryError('RANGE_NOT_SATISFIABLE', { expectedStart: status.offset, receivedStart: expectedStart });
+  checkStart(ref, status.offset, expectedStart);
+  const { repo, id } = ref;
+  return streamBody(deps, ref, status.offset, null, body, declaredLength, (batch) => deps.pool.appendChunk({ repo, id, ...batch }));
+}
+
+/** A chunk that does not begin at the upload's size is 416 and changes nothing (end-5). */
+export function checkStart(ref: UploadRef, offset: number, expectedStart: number | undefined): void {
+  if (expectedStart !== undefined && expectedStart !== offset) {
+    throw new RegistryError('RANGE_NOT_SATISFIABLE', { uuid: ref.id, expectedStart: offset, receivedStart: expectedStart });
   }
-  const end = declaredLength === undefined ? undefined : status.offset + declaredLength;
+}
+
+/**
+ * Streams `body` into batches for `sink`, starting at `offset` with `checkpoint` (the hash state
+ * there, when the caller has it), under limits.uploadsize. Resolves with the new offset once the
+ * last batch is durable; on a failure, keeps what arrived (see appendBody) and rethrows.
+ */
+export async function streamBody(
+  deps: BodyStreamDeps,
+  ref: UploadRef,
+  offset: number,
+  checkpoint: Uint8Array | null,
+  body: Readable,
+  declaredLength: number | undefined,
+  sink: BatchSink,
+): Promise<number> {
+  const end = declaredLength === undefined ? undefined : offset + declaredLength;
   const limit = deps.options.maxUploadSize ?? 0;
   // A declared body that cannot fit is refused before a byte is read; the connection closes so
   // the client does not stream the rest of it into a void.
   if (limit > 0 && end !== undefined && end > limit) throw tooLarge(limit, end);
-  const batches = new BatchSender(deps, ref, status.offset, end);
-  const reader = new BatchReader(body, (offset) => deps.buffers.acquireNext(offset, () => batches.hasInflight()), status.offset);
+  const batches = new BatchSender(deps, ref, offset, checkpoint, end, sink);
+  const reader = new BatchReader(body, (at) => deps.buffers.acquireNext(at, () => batches.hasInflight()), offset);
   try {
     await reader.readAll((batch) => batches.send(batch));
     // A chunked body (no length) ends unannounced: one more, empty, task makes it durable.
@@ -91,17 +126,20 @@ function tooLarge(limit: number, size: number): RegistryError {
 class BatchSender {
   offset: number;
   lastPersisted = false;
-  private checkpoint: Uint8Array | null = null;
+  private checkpoint: Uint8Array | null;
   private sinceDurable = 0;
   private inflight: { task: Promise<AppendChunkResult>; running: boolean } | undefined;
 
   constructor(
-    private readonly deps: PipelineDeps,
+    private readonly deps: BodyStreamDeps,
     private readonly ref: UploadRef,
     offset: number,
+    checkpoint: Uint8Array | null,
     private readonly end: number | undefined,
+    private readonly sink: BatchSink,
   ) {
     this.offset = offset;
+    this.checkpoint = checkpoint;
   }
 
   async send(bytes: Uint8Array, forcePersist = false): Promise<void> {
@@ -116,8 +154,7 @@ class BatchSender {
     const persist = forcePersist || completesBody || this.sinceDurable >= this.deps.options.checkpointEvery;
     this.lastPersisted = persist;
     if (persist) this.sinceDurable = 0;
-    const { repo, id } = this.ref;
-    const inflight = { task: this.deps.pool.appendChunk({ repo, id, offset: this.offset, bytes, checkpoint: this.checkpoint, persist }), running: true };
+    const inflight = { task: this.sink({ offset: this.offset, bytes, checkpoint: this.checkpoint, persist }), running: true };
     // The buffer goes back the moment the worker is done with it, not when this upload next
     // settles: the upload may itself be waiting for a buffer (batch-buffers.ts) before it can.
     const done = (): void => {

@@ -2,7 +2,7 @@ import type { Logger } from '../log.ts';
 import { getContentIfExists, type StorageDriver } from '../storage/driver.ts';
 import { paths } from '../storage/paths.ts';
 import { listRepositories } from '../storage/repositories.ts';
-import { cancelUpload } from './session.ts';
+import type { UploadRef } from './session.ts';
 
 /**
  * Removes uploads started longer ago than `maxAgeMs` (distribution's uploadpurging: default 168 h,
@@ -14,7 +14,8 @@ export interface PurgeResult {
   readonly purged: readonly string[];
 }
 
-export async function purgeStaleUploads(driver: StorageDriver, maxAgeMs: number, dryRun: boolean, now = Date.now()): Promise<PurgeResult> {
+/** `discard` removes one upload as its storage must (uploads/backend.ts: S3 aborts its multipart upload). */
+export async function purgeStaleUploads(driver: StorageDriver, discard: (ref: UploadRef) => Promise<void>, maxAgeMs: number, dryRun: boolean, now = Date.now()): Promise<PurgeResult> {
   const purged: string[] = [];
   let examined = 0;
   for (const repo of await listRepositories(driver)) {
@@ -23,7 +24,7 @@ export async function purgeStaleUploads(driver: StorageDriver, maxAgeMs: number,
       const started = await startedAt(driver, repo, id);
       if (started === undefined || now - started < maxAgeMs) continue;
       purged.push(`${repo}/${id}`);
-      if (!dryRun) await cancelUpload(driver, { repo, id });
+      if (!dryRun) await discard({ repo, id });
     }
   }
   return { examined, purged };
@@ -33,13 +34,15 @@ async function startedAt(driver: StorageDriver, repo: string, id: string): Promi
   const text = await getContentIfExists(driver, paths.uploadStartedAt(repo, id));
   const parsed = text ? Date.parse(text.toString('utf8').trim()) : Number.NaN;
   if (!Number.isNaN(parsed)) return parsed;
-  return (await driver.stat(paths.uploadDir(repo, id)))?.modifiedAt.getTime();
+  // An object store's folder has no time (S3Driver.stat: epoch): its age is unknown, so it is kept.
+  const folderTime = (await driver.stat(paths.uploadDir(repo, id)))?.modifiedAt.getTime();
+  return folderTime === undefined || folderTime <= 0 ? undefined : folderTime;
 }
 
 /** Runs the purge now and every `intervalMs`; the timer never keeps the process alive. */
-export function schedulePurging(driver: StorageDriver, options: { age: number; interval: number; dryrun: boolean }, log: Logger): () => void {
+export function schedulePurging(driver: StorageDriver, discard: (ref: UploadRef) => Promise<void>, options: { age: number; interval: number; dryrun: boolean }, log: Logger): () => void {
   const run = (): void => {
-    purgeStaleUploads(driver, options.age, options.dryrun).then(
+    purgeStaleUploads(driver, discard, options.age, options.dryrun).then(
       (result) => {
         if (result.purged.length > 0 || options.dryrun) log.info({ examined: result.examined, purged: result.purged.length, dryRun: options.dryrun }, 'stale uploads purged');
       },

@@ -1,5 +1,5 @@
 import type { Sha256Engine, Sha256Hasher } from '../digest/engine.ts';
-import type { StorageDriver } from '../storage/driver.ts';
+import type { PosixDriver } from '../storage/driver.ts';
 import { paths } from '../storage/paths.ts';
 import { checkpointsAtOrBelow } from './checkpoints.ts';
 import type { UploadRef } from './session.ts';
@@ -9,7 +9,7 @@ import type { UploadRef } from './session.ts';
  * the checkpoint the caller carries, else the newest stored one that loads (any engine's, or
  * docker-registry's), plus the gap after it hashed from the data; else the whole prefix.
  */
-export async function restoreHasher(engine: Sha256Engine, driver: StorageDriver, ref: UploadRef, offset: number, carried: Uint8Array | null): Promise<Sha256Hasher> {
+export async function restoreHasher(engine: Sha256Engine, driver: PosixDriver, ref: UploadRef, offset: number, carried: Uint8Array | null): Promise<Sha256Hasher> {
   if (offset === 0) return engine.fresh();
   if (carried) {
     const hasher = await engine.resume(carried);
@@ -29,7 +29,7 @@ export async function restoreHasher(engine: Sha256Engine, driver: StorageDriver,
 }
 
 /** Feeds stored upload bytes [from, to) to `hasher`. */
-export async function hashStored(driver: StorageDriver, ref: UploadRef, hasher: { update(bytes: Uint8Array): unknown }, from: number, to: number): Promise<void> {
+export async function hashStored(driver: PosixDriver, ref: UploadRef, hasher: { update(bytes: Uint8Array): unknown }, from: number, to: number): Promise<void> {
   if (to <= from) return;
   for await (const chunk of await driver.reader(paths.uploadData(ref.repo, ref.id), from, to - 1)) hasher.update(chunk as Buffer);
 }

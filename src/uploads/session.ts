@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RegistryError } from '../errors/registry-error.ts';
 import { paths } from '../storage/paths.ts';
-import { getContentIfExists, type StorageDriver } from '../storage/driver.ts';
+import { getContentIfExists, type PosixDriver } from '../storage/driver.ts';
 import { listCheckpointOffsets } from './checkpoints.ts';
 
 /**
@@ -36,7 +36,12 @@ export interface CommitRecord {
 /** Upload ids we hand out are UUIDs; we accept distribution's too. Anything else is unknown. */
 const UPLOAD_ID = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,127}$/;
 
-export async function createUpload(driver: StorageDriver, repo: string): Promise<UploadRef> {
+/** An id outside that grammar names no upload of ours: BLOB_UPLOAD_UNKNOWN (code-3), before any storage call. */
+export function checkUploadId(id: string): void {
+  if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id.slice(0, 200) });
+}
+
+export async function createUpload(driver: PosixDriver, repo: string): Promise<UploadRef> {
   const id = randomUUID();
   // RFC 3339, as distribution writes it; docker-registry reads this file to resume our upload.
   await driver.putContent(paths.uploadStartedAt(repo, id), new Date().toISOString());
@@ -44,8 +49,8 @@ export async function createUpload(driver: StorageDriver, repo: string): Promise
 }
 
 /** The upload's durable state; BLOB_UPLOAD_UNKNOWN (code-3) when there is no such upload. */
-export async function loadUpload(driver: StorageDriver, repo: string, id: string): Promise<UploadStatus> {
-  if (!UPLOAD_ID.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id.slice(0, 200) });
+export async function loadUpload(driver: PosixDriver, repo: string, id: string): Promise<UploadStatus> {
+  checkUploadId(id);
   const [started, data] = await Promise.all([driver.stat(paths.uploadStartedAt(repo, id)), driver.stat(paths.uploadData(repo, id))]);
   if (!started) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id });
   if (data) return { repo, id, offset: data.size, startedAt: started.modifiedAt, committing: false };
@@ -56,11 +61,11 @@ export async function loadUpload(driver: StorageDriver, repo: string, id: string
   return { repo, id, offset: checkpointed, startedAt: started.modifiedAt, committing: checkpointed > 0 };
 }
 
-export async function writeCommitRecord(driver: StorageDriver, ref: UploadRef, record: CommitRecord): Promise<void> {
+export async function writeCommitRecord(driver: PosixDriver, ref: UploadRef, record: CommitRecord): Promise<void> {
   await driver.putContent(paths.uploadCommitting(ref.repo, ref.id), JSON.stringify(record));
 }
 
-async function readCommitRecord(driver: StorageDriver, ref: UploadRef): Promise<CommitRecord | undefined> {
+async function readCommitRecord(driver: PosixDriver, ref: UploadRef): Promise<CommitRecord | undefined> {
   const bytes = await getContentIfExists(driver, paths.uploadCommitting(ref.repo, ref.id));
   if (bytes === undefined) return undefined;
   const text = bytes.toString('utf8');
@@ -78,7 +83,7 @@ async function readCommitRecord(driver: StorageDriver, ref: UploadRef): Promise<
  * halfway through leaves an unknown upload, never one that looks new and empty (found by the kill
  * test: a retried PUT then hashed an empty file).
  */
-export async function cancelUpload(driver: StorageDriver, ref: UploadRef): Promise<void> {
+export async function cancelUpload(driver: PosixDriver, ref: UploadRef): Promise<void> {
   await driver.delete(paths.uploadStartedAt(ref.repo, ref.id));
   await driver.delete(paths.uploadDir(ref.repo, ref.id));
 }

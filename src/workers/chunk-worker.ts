@@ -3,11 +3,11 @@ import { workerData } from 'piscina';
 import { engineByName } from '../digest/select-engine.ts';
 import { createDriver } from '../storage/factory.ts';
 import { paths } from '../storage/paths.ts';
-import type { StorageDriver } from '../storage/driver.ts';
+import type { PosixDriver } from '../storage/driver.ts';
 import { storageFailureOf } from '../errors/to-registry-error.ts';
 import { writeCheckpoint } from '../uploads/checkpoints.ts';
 import { hashStored, restoreHasher } from '../uploads/restore-hash.ts';
-import type { AppendChunkResult, AppendChunkTask, HashUploadResult, HashUploadTask, WorkerConfig } from './tasks.ts';
+import type { AppendChunkResult, AppendChunkTask, HashChunkTask, HashUploadResult, HashUploadTask, WorkerConfig } from './tasks.ts';
 
 /**
  * A chunk worker: stateless. Every task names the upload, the offset and the checkpoint it
@@ -15,8 +15,14 @@ import type { AppendChunkResult, AppendChunkTask, HashUploadResult, HashUploadTa
  * upload's next chunk.
  */
 const config = workerData as WorkerConfig;
-const driver: StorageDriver = createDriver(config.driver);
+/** Only the filesystem's tasks touch storage; over S3 a worker only hashes (hashChunk). */
+const fsDriver: PosixDriver | undefined = config.driver.s3 === undefined ? createDriver(config.driver) : undefined;
 const engine = await engineByName(config.engine);
+
+function filesystem(): PosixDriver {
+  if (fsDriver === undefined) throw new Error('this task needs the filesystem driver; the pool was built for s3');
+  return fsDriver;
+}
 
 export async function appendChunk(task: AppendChunkTask): Promise<AppendChunkResult> {
   try {
@@ -30,6 +36,7 @@ export async function appendChunk(task: AppendChunkTask): Promise<AppendChunkRes
 }
 
 async function append(task: AppendChunkTask): Promise<AppendChunkResult> {
+  const driver = filesystem();
   const dataPath = paths.uploadData(task.repo, task.id);
   if (task.checkpoint === null && task.offset > 0) {
     // The first batch of a request restores its hash from storage: check the size before reading.
@@ -57,10 +64,22 @@ async function append(task: AppendChunkTask): Promise<AppendChunkResult> {
 
 /** The digest of an upload's bytes [0, size): from a checkpoint plus the gap, or (sha512) all of it. */
 export async function hashUpload(task: HashUploadTask): Promise<HashUploadResult> {
+  const driver = filesystem();
   if (task.algorithm === 'sha256') {
     return { hex: (await restoreHasher(engine, driver, task, task.size, null)).digestHex() };
   }
   const hash = createHash(task.algorithm);
   await hashStored(driver, task, hash, 0, task.size);
   return { hex: hash.digest('hex') };
+}
+
+/**
+ * One batch hashed on from the checkpoint it carries (the S3 upload path). A checkpoint that does
+ * not load, or describes another length, is the caller's bug, not the client's: thrown.
+ */
+export async function hashChunk(task: HashChunkTask): Promise<AppendChunkResult> {
+  const hasher = task.offset === 0 ? await engine.fresh() : task.checkpoint === null ? undefined : await engine.resume(task.checkpoint);
+  if (hasher === undefined || hasher.length !== task.offset) throw new Error(`hashChunk: no usable checkpoint at offset ${task.offset}`);
+  hasher.update(task.bytes);
+  return { ok: true, offset: task.offset + task.bytes.length, checkpoint: hasher.save() };
 }

@@ -6,4 +6,5 @@ import { register } from 'tsx/esm/api';
 register();
 const worker = await import('./chunk-worker.ts');
 export const appendChunk = worker.appendChunk;
+export const hashChunk = worker.hashChunk;
 export const hashUpload = worker.hashUpload;

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { DriverParams } from '../storage/driver.ts';
-import { TASK, type AppendChunkResult, type AppendChunkTask, type HashUploadResult, type HashUploadTask, type WorkerConfig } from './tasks.ts';
+import { TASK, type AppendChunkResult, type AppendChunkTask, type HashChunkTask, type HashUploadResult, type HashUploadTask, type WorkerConfig } from './tasks.ts';
 
 /**
  * The one worker pool. Entry resolution lives here only: from a build we run the compiled
@@ -11,6 +11,7 @@ const entry = import.meta.url.endsWith('.ts') ? new URL('./dev-entry.mjs', impor
 
 export interface ChunkPool {
   appendChunk(task: AppendChunkTask): Promise<AppendChunkResult>;
+  hashChunk(task: HashChunkTask): Promise<AppendChunkResult>;
   hashUpload(task: HashUploadTask): Promise<HashUploadResult>;
   close(): Promise<void>;
 }
@@ -53,6 +54,7 @@ export function createChunkPool(driver: DriverParams, engine: string, threads = 
   return {
     // The bytes sit in a SharedArrayBuffer: the worker reads them in place.
     appendChunk: (task) => pool.run(task, { name: TASK.appendChunk }) as Promise<AppendChunkResult>,
+    hashChunk: (task) => pool.run(task, { name: TASK.hashChunk }) as Promise<AppendChunkResult>,
     hashUpload: (task) => pool.run(task, { name: TASK.hashUpload }) as Promise<HashUploadResult>,
     close: () => pool.close(),
   };

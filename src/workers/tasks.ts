@@ -21,6 +21,18 @@ export interface AppendChunkTask {
 /** Expected failures come back as a StorageFailure tag (errors/to-registry-error.ts translates it). */
 export type AppendChunkResult = { readonly ok: true; readonly offset: number; readonly checkpoint: Uint8Array } | ({ readonly ok: false } & StorageFailure);
 
+/**
+ * Hash one batch from a carried checkpoint, nothing stored (the S3 upload path: the event loop
+ * sends the bytes to the object store while a worker hashes them, storage/s3/upload-writer.ts).
+ */
+export interface HashChunkTask {
+  /** Where these bytes start; 0 starts a fresh hash. */
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+  /** The checkpoint at `offset`; required unless `offset` is 0. */
+  readonly checkpoint: Uint8Array | null;
+}
+
 export interface HashUploadTask {
   readonly repo: string;
   readonly id: string;
@@ -38,4 +50,4 @@ export interface WorkerConfig {
   readonly engine: string;
 }
 
-export const TASK = { appendChunk: 'appendChunk', hashUpload: 'hashUpload' } as const;
+export const TASK = { appendChunk: 'appendChunk', hashChunk: 'hashChunk', hashUpload: 'hashUpload' } as const;

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createDriver } from '../../src/storage/factory.ts';
 import { paths } from '../../src/storage/paths.ts';
 import { purgeStaleUploads } from '../../src/uploads/purge.ts';
+import { cancelUpload } from '../../src/uploads/session.ts';
 import { expectError, expectStatus } from '../helpers/assertions.ts';
 import { patchChunk, pushImage, send, startUpload } from '../helpers/oci-client.ts';
 import { startRegistry } from '../helpers/registry.ts';
@@ -48,11 +49,11 @@ test('upload purging: uploads older than the age are removed, younger ones and b
   // Age the first upload the way distribution reads it: its startedat time.
   await driver.putContent(paths.uploadStartedAt('purge/app', oldId), new Date(Date.now() - 8 * 24 * 3_600_000).toISOString());
 
-  const dry = await purgeStaleUploads(driver, 168 * 3_600_000, true);
+  const dry = await purgeStaleUploads(driver, (ref) => cancelUpload(driver, ref), 168 * 3_600_000, true);
   assert.deepEqual(dry.purged, [`purge/app/${oldId}`]);
   expectStatus(await send(url, old), 204);
 
-  const done = await purgeStaleUploads(driver, 168 * 3_600_000, false);
+  const done = await purgeStaleUploads(driver, (ref) => cancelUpload(driver, ref), 168 * 3_600_000, false);
   assert.equal(done.examined, 2);
   assert.deepEqual(done.purged, [`purge/app/${oldId}`]);
   expectError(await send(url, old), 404, 'BLOB_UPLOAD_UNKNOWN');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OffsetMismatchError, PathNotFoundError, type ObjectStore, type StorageDriver } from '../../src/storage/driver.ts';
+import { OffsetMismatchError, PathNotFoundError, type ObjectStore, type PosixDriver, type StorageDriver } from '../../src/storage/driver.ts';
 
 type Cleanup = { after: (fn: () => Promise<void>) => void };
 
@@ -13,24 +13,13 @@ async function readText(driver: ObjectStore, path: string, start?: number, end?:
 
 /**
  * The one conformance suite every storage driver passes (distribution's testsuites habit):
- * objectStoreSuite for what every driver has (the ObjectStore seam), driverSuite for the
+ * objectStoreSuite for what every driver has (the ObjectStore seam), driverSuite for what the
+ * registry needs of every driver (touch, which GC rests on), posixDriverSuite for the
  * filesystem's POSIX extras on top. `makeDriver` returns a driver over a fresh, empty root and
  * registers its own cleanup.
  */
 export function driverSuite(name: string, makeDriver: (t: Cleanup) => Promise<StorageDriver>): void {
   objectStoreSuite(name, makeDriver);
-
-  test(`${name} driver: writeAt appends, cuts a longer file back to the offset, refuses a gap`, async (t) => {
-    const driver = await makeDriver(t);
-    await driver.writeAt('/u/data', 0, Buffer.from('hello'));
-    await driver.writeAt('/u/data', 5, Buffer.from(' world'));
-    assert.equal((await driver.getContent('/u/data')).toString(), 'hello world');
-    await driver.writeAt('/u/data', 5, Buffer.from('!'));
-    assert.equal((await driver.getContent('/u/data')).toString(), 'hello!');
-    await assert.rejects(driver.writeAt('/u/data', 100, Buffer.from('x')), OffsetMismatchError);
-    await assert.rejects(driver.writeAt('/u/absent', 3, Buffer.from('x')), OffsetMismatchError);
-    await driver.sync('/u/data');
-  });
 
   test(`${name} driver: touch moves modifiedAt forward; a missing path is false`, async (t) => {
     const driver = await makeDriver(t);
@@ -45,6 +34,24 @@ export function driverSuite(name: string, makeDriver: (t: Cleanup) => Promise<St
     }
     assert.ok(after > before, `modifiedAt ${after} after touch, ${before} before`);
     assert.equal(await driver.touch('/t/none'), false);
+  });
+
+}
+
+/** The filesystem's extras: writeAt and sync, which its upload path uses. */
+export function posixDriverSuite(name: string, makeDriver: (t: Cleanup) => Promise<PosixDriver>): void {
+  driverSuite(name, makeDriver);
+
+  test(`${name} driver: writeAt appends, cuts a longer file back to the offset, refuses a gap`, async (t) => {
+    const driver = await makeDriver(t);
+    await driver.writeAt('/u/data', 0, Buffer.from('hello'));
+    await driver.writeAt('/u/data', 5, Buffer.from(' world'));
+    assert.equal((await driver.getContent('/u/data')).toString(), 'hello world');
+    await driver.writeAt('/u/data', 5, Buffer.from('!'));
+    assert.equal((await driver.getContent('/u/data')).toString(), 'hello!');
+    await assert.rejects(driver.writeAt('/u/data', 100, Buffer.from('x')), OffsetMismatchError);
+    await assert.rejects(driver.writeAt('/u/absent', 3, Buffer.from('x')), OffsetMismatchError);
+    await driver.sync('/u/data');
   });
 
   test(`${name} driver: concurrent writeAt on two files keeps each whole`, async (t) => {

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { FilesystemDriver } from '../../src/storage/filesystem/driver.ts';
 import { PathNotFoundError } from '../../src/storage/driver.ts';
-import { driverSuite } from './driver-suite.ts';
+import { posixDriverSuite } from './driver-suite.ts';
 import { BatchBuffers } from '../../src/uploads/batch-buffers.ts';
 
-driverSuite('filesystem', async (t) => {
+posixDriverSuite('filesystem', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'quayside-fs-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   return new FilesystemDriver(root);

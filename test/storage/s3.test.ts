@@ -12,7 +12,7 @@ import { KeyLayout } from '../../src/storage/s3/layout.ts';
 import { openS3Driver } from '../../src/storage/s3/open.ts';
 import { peersSkipReason } from '../helpers/peers.ts';
 import { freshRoot, makeS3Driver, s3TestParams, s3Unavailable, startDockerRegistryOnS3 } from '../helpers/s3.ts';
-import { objectStoreSuite } from './driver-suite.ts';
+import { driverSuite } from './driver-suite.ts';
 
 // No network: the layout and endpoint rules.
 
@@ -113,7 +113,7 @@ test('s3 client: kept-alive sockets the service closed are retried until a fresh
 // Against the real Ceph RGW.
 
 describe('s3 driver on Ceph RGW', { skip: s3Unavailable }, () => {
-  objectStoreSuite('s3', (t) => makeS3Driver(t));
+  driverSuite('s3', (t) => makeS3Driver(t));
 
   test('s3 driver: list and delete page past 1000 keys; delete of "a" leaves "a-b"', async (t) => {
     const driver = await makeS3Driver(t);

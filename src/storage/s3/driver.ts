@@ -67,12 +67,15 @@ export class S3Driver implements StorageDriver {
   readonly name = 's3';
   readonly client: S3Client;
   readonly layout: KeyLayout;
+  /** Part size of new uploads (storage.s3.chunksize); the upload writer's default when absent. */
+  readonly chunksize: number | undefined;
   private readonly copyThreshold: number;
   private readonly copyPartSize: number;
 
   constructor(params: S3Params, options: S3DriverOptions = {}) {
     this.client = clientOf(params, options.timeoutMs);
     this.layout = new KeyLayout(params.rootdirectory ?? '');
+    this.chunksize = params.chunksize;
     this.copyThreshold = options.multipartCopyThreshold ?? MAX_SINGLE_COPY;
     this.copyPartSize = options.multipartCopyPartSize ?? COPY_PART_SIZE;
   }

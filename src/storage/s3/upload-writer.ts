@@ -46,7 +46,10 @@ export interface UploadWriter {
   readonly offset: number;
   /** Acknowledged plus appended bytes. */
   readonly size: number;
-  /** Appends bytes; uploads each part that fills. The bytes are acknowledged only by `flush`. */
+  /**
+   * Appends bytes; uploads each part that fills. The bytes are copied (the caller may reuse its
+   * buffer once this resolves) and acknowledged only by `flush`.
+   */
   append(bytes: Uint8Array): Promise<void>;
   /** Writes the rest as the new tail and advances the state by CAS; resolves with the new offset. */
   flush(checkpoint: string | null): Promise<number>;
@@ -94,9 +97,12 @@ export const writerTestHooks: WriterTestHooks = {};
 class S3UploadWriter implements UploadWriter {
   private readonly token = newWriterToken();
   private loaded: LoadedState;
-  /** Bytes past the last whole part: the stored tail (loaded on demand) and then new bytes. */
-  private carry: Buffer[] = [];
-  private carrySize: number;
+  /**
+   * Bytes past the last whole part: the stored tail (loaded on first append) and then new bytes,
+   * in one buffer of `chunksize` reused for every part (no per-part allocation or concat).
+   */
+  private carry: Buffer | undefined;
+  private fill = 0;
   private tailLoaded: boolean;
   /** Parts uploaded by this writer, acknowledged at the next flush. */
   private newParts: PartRecord[] = [];
@@ -111,12 +117,16 @@ class S3UploadWriter implements UploadWriter {
     loaded: LoadedState,
   ) {
     this.loaded = loaded;
-    this.carrySize = loaded.state.tail?.size ?? 0;
     this.tailLoaded = loaded.state.tail === null;
   }
 
   get offset(): number {
     return this.loaded.state.offset;
+  }
+
+  /** Bytes after the last whole part, the stored tail included (loaded or not). */
+  private get carrySize(): number {
+    return this.tailLoaded ? this.fill : (this.loaded.state.tail?.size ?? 0);
   }
 
   get size(): number {
@@ -145,8 +155,9 @@ class S3UploadWriter implements UploadWriter {
     this.loaded = await casUploadState(this.driver, this.repo, this.id, current, next, onAmbiguousLoss);
   }
 
-  private async loadTail(): Promise<void> {
-    if (this.tailLoaded) return;
+  private async loadTail(): Promise<Buffer> {
+    const carry = (this.carry ??= Buffer.allocUnsafe(this.loaded.state.chunksize));
+    if (this.tailLoaded) return carry;
     const tail = this.loaded.state.tail;
     if (tail !== null) {
       const got = await this.driver.client.getSmallObject(tail.key);
@@ -154,24 +165,32 @@ class S3UploadWriter implements UploadWriter {
         // The state names it, so it must be there: only a cancel (or a commit) deletes it.
         throw new UploadConflictError('stale', `upload ${this.id}: tail ${tail.key} is ${got === undefined ? 'gone' : `${got.body.length} bytes, not ${tail.size}`}`);
       }
-      this.carry.unshift(got.body);
+      got.body.copy(carry, 0);
+      this.fill = got.body.length;
     }
     this.tailLoaded = true;
+    return carry;
   }
 
   async append(bytes: Uint8Array): Promise<void> {
     const state = this.live();
     if (bytes.byteLength === 0) return;
-    this.carry.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    this.carrySize += bytes.byteLength;
-    while (this.carrySize >= state.chunksize) await this.uploadOnePart(state.chunksize);
+    const carry = await this.loadTail();
+    const source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let at = 0; at < source.length; ) {
+      const taken = source.copy(carry, this.fill, at);
+      this.fill += taken;
+      at += taken;
+      if (this.fill === state.chunksize) {
+        await this.uploadOnePart(carry);
+        this.fill = 0;
+      }
+    }
   }
 
-  /** Cuts `chunksize` bytes off the carry, takes a part number by CAS, uploads the part. */
-  private async uploadOnePart(chunksize: number): Promise<void> {
-    await this.loadTail();
-    const all = this.carry.length === 1 ? (this.carry[0] as Buffer) : Buffer.concat(this.carry);
-    const body = all.subarray(0, chunksize);
+  /** Takes a part number by CAS and uploads the full carry as that part. */
+  private async uploadOnePart(body: Buffer): Promise<void> {
+    const chunksize = body.length;
     const number = this.loaded.state.nextPart;
     if (number > MAX_PART_NUMBER) throw new S3Error('UploadPart', 'TooManyParts', 0, `upload ${this.id}: part number ${number} is past S3's ${MAX_PART_NUMBER}`);
     let multipart = this.loaded.state.multipart;
@@ -190,9 +209,6 @@ class S3UploadWriter implements UploadWriter {
     const etag = await this.driver.client.uploadPart(this.key(uploadDataPath(this.repo, this.id)), multipart.uploadId, number, body);
     this.newParts.push({ number, etag, size: chunksize });
     this.newPartBytes += chunksize;
-    const rest = all.subarray(chunksize);
-    this.carry = rest.length === 0 ? [] : [rest];
-    this.carrySize = rest.length;
   }
 
   async flush(checkpoint: string | null): Promise<number> {
@@ -205,10 +221,10 @@ class S3UploadWriter implements UploadWriter {
     if (!tailUntouched) {
       if (this.carrySize === 0) tail = null;
       else {
-        await this.loadTail();
+        const carry = await this.loadTail();
         const path = newTailPath(this.repo, this.id, state.version + 1, this.token);
         putTail = this.key(path);
-        await this.driver.client.putObject(putTail, this.carry.length === 1 ? (this.carry[0] as Buffer) : Buffer.concat(this.carry));
+        await this.driver.client.putObject(putTail, carry.subarray(0, this.fill));
         tail = { key: putTail, size: this.carrySize };
       }
     }
