@@ -50,6 +50,11 @@ export async function acquireS3(log: (text: string) => void): Promise<S3Service>
     if (result.status !== 0) throw new Error(`scripts/s3-ceph.sh start exited ${String(result.status ?? result.signal)}`);
     vars = variablesOf(result.stdout);
     started = true;
+    // Ctrl-C during a run: the cluster we started goes too (its daemons are not our children).
+    process.once('SIGINT', () => {
+      spawnSync('bash', [SCRIPT, 'stop'], { cwd: repoRoot, stdio: 'inherit' });
+      process.exit(130);
+    });
   }
   const params: S3Params = {
     region: vars['S3_REGION'] ?? 'us-east-1',
