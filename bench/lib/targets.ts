@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WRK_BIN } from '../load/wrk.ts';
+import { DOCKER_REGISTRY_BIN, spawnDockerRegistry, type DockerRegistryS3, type DockerRegistryStorage } from '../../scripts/lib/docker-registry.ts';
 
 /**
  * Benchmark targets: Quayside (from the build, as it ships) and docker-registry (Debian's
@@ -84,17 +85,21 @@ function processStats(child: ChildProcess, name: Target['name'], url: string, ro
   };
 }
 
-/** Builds Quayside (npm run build) once per process. */
-let built = false;
+/** Builds Quayside (npm run build) once per process; a failed build fails every later start too, without building again. */
+let built: Error | true | undefined;
 export function buildQuayside(): void {
-  if (built) return;
-  const result = spawnSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('npm run build failed');
-  built = true;
+  if (built === undefined) {
+    const result = spawnSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
+    built = result.status === 0 ? true : new Error('npm run build failed');
+  }
+  if (built !== true) throw built;
 }
 
 export interface QuaysideOptions {
+  /** The filesystem root; with `storageEnv`, only the target's name in reports (nothing is made). */
   readonly root: string;
+  /** Storage settings instead of REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=root (bench/lib/s3.ts quaysideS3Env). */
+  readonly storageEnv?: Readonly<Record<string, string>>;
   readonly env?: NodeJS.ProcessEnv;
   /** Node flags instead of the launcher's own (bench/load/idle-gap.ts compares them). */
   readonly nodeFlags?: readonly string[];
@@ -111,13 +116,13 @@ export function launcherFlags(): string[] {
 
 export async function startQuayside(options: QuaysideOptions): Promise<Target> {
   buildQuayside();
-  await mkdir(options.root, { recursive: true });
+  if (options.storageEnv === undefined) await mkdir(options.root, { recursive: true });
   const port = await freePort();
   const child = spawn(process.execPath, [...(options.nodeFlags ?? launcherFlags()), LAUNCHER, 'serve'], {
     env: {
       ...process.env,
       REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
-      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: options.root,
+      ...(options.storageEnv ?? { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: options.root }),
       REGISTRY_STORAGE_DELETE_ENABLED: 'true',
       REGISTRY_LOG_LEVEL: 'warn',
       ...options.env,
@@ -125,11 +130,13 @@ export async function startQuayside(options: QuaysideOptions): Promise<Target> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, child);
-  return processStats(child, 'quayside', url, options.root);
+  const target = processStats(child, 'quayside', url, options.root);
+  await waitReady(url, child).catch(async (err: unknown) => {
+    await target.stop();
+    throw err;
+  });
+  return target;
 }
-
-export const DOCKER_REGISTRY_BIN = '/usr/bin/docker-registry';
 
 /**
  * Whether `bin` is installed. When it is missing, scripts/ensure-tools.sh installs it (Debian's
@@ -155,37 +162,28 @@ export function wrkAvailable(): Promise<boolean> {
   return toolAvailable('wrk', WRK_BIN);
 }
 
-/** docker-registry with Debian's default settings (in-memory blob descriptor cache), deletes on. */
-export async function startDockerRegistry(options: { root: string }): Promise<Target> {
+export type DockerRegistryTargetOptions =
+  | { readonly root: string }
+  /** On S3: `root` is the rootdirectory in the bucket (it names the target in reports). */
+  | { readonly root: string; readonly s3: DockerRegistryS3 };
+
+/**
+ * docker-registry with Debian's default settings (in-memory blob descriptor cache), deletes on;
+ * on a filesystem root, or with its s3-aws driver and redirects off, so pulls stream through it
+ * as they do through Quayside. Config and start-up: scripts/lib/docker-registry.ts.
+ */
+export async function startDockerRegistry(options: DockerRegistryTargetOptions): Promise<Target> {
   if (!(await dockerRegistryAvailable())) throw new Error('docker-registry is not installed, and scripts/ensure-tools.sh could not install it (root needed)');
-  await mkdir(options.root, { recursive: true });
-  const port = await freePort();
-  const config = join(options.root, '..', `docker-registry-${port}.yml`);
-  await writeFile(
-    config,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: error',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  cache:',
-      '    blobdescriptor: inmemory',
-      '  filesystem:',
-      `    rootdirectory: ${options.root}`,
-      '  delete:',
-      '    enabled: true',
-      'http:',
-      `  addr: 127.0.0.1:${port}`,
-      '  secret: quayside-bench',
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(DOCKER_REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, child);
-  return processStats(child, 'docker-registry', url, options.root);
+  let storage: DockerRegistryStorage;
+  if ('s3' in options) {
+    storage = { s3: { ...options.s3, rootdirectory: options.root } };
+  } else {
+    await mkdir(options.root, { recursive: true });
+    storage = { filesystem: { rootdirectory: options.root } };
+  }
+  const registry = await spawnDockerRegistry({ storage, secret: 'quayside-bench', blobDescriptorCache: true, redirectDisabled: true }, { echo: true });
+  const target = processStats(registry.child, 'docker-registry', registry.url, options.root);
+  return { ...target, stop: () => registry.stop() };
 }
 
 /** An answer as the ceiling server replays it (bench/lib/ceiling-server.ts). */

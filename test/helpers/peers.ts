@@ -1,12 +1,7 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { send } from './oci-client.ts';
+import { spawnDockerRegistry } from '../../scripts/lib/docker-registry.ts';
 
 /**
  * Real peers for the client and compat tests: skopeo and the reference registry (distribution
@@ -15,8 +10,6 @@ import { send } from './oci-client.ts';
  */
 
 type Hooks = Pick<TestContext, 'after'> | { after: (fn: () => Promise<void>) => void };
-
-export const DOCKER_REGISTRY_BIN = '/usr/bin/docker-registry';
 
 export type ToolsStatus = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
@@ -63,115 +56,16 @@ export interface DockerRegistryOptions {
 
 export const DEFAULT_SECRET = 'quayside-side-by-side-secret';
 
-function configYaml(root: string, port: number, secret: string): string {
-  // No storage.cache: the other registry changes the same root under this one's feet.
-  // No upload purging: an upload may be handed over between the two registries.
-  return [
-    'version: 0.1',
-    'log:',
-    '  level: error',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${JSON.stringify(root)}`,
-    '  delete:',
-    '    enabled: true',
-    '  maintenance:',
-    '    uploadpurging:',
-    '      enabled: false',
-    'http:',
-    `  addr: 127.0.0.1:${port}`,
-    `  secret: ${JSON.stringify(secret)}`,
-    '',
-  ].join('\n');
-}
-
 /**
- * A port that was free a moment ago. docker-registry cannot listen on :0 and tell us the port,
- * so this is the racy pick-then-bind that STYLE habit 9 warns about; startDockerRegistry retries
- * when it loses the race (EADDRINUSE).
- */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-const READY_TIMEOUT_MS = 10_000;
-
-/** Resolves when GET /v2/ answers 200; rejects when the process exits first or time runs out. */
-async function waitReady(child: ChildProcess, url: string, output: () => string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new ExitedEarly(output());
-    try {
-      const reply = await send(url, '/v2/');
-      if (reply.status === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`docker-registry at ${url} not ready after ${READY_TIMEOUT_MS} ms\n${output()}`);
-}
-
-class ExitedEarly extends Error {
-  constructor(readonly output: string) {
-    super(`docker-registry exited during start-up:\n${output}`);
-  }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/**
- * docker-registry serving `root` on 127.0.0.1, with delete enabled and a fixed http.secret.
- * Killed (and its config dir removed) on `t.after`.
+ * docker-registry serving `root` on 127.0.0.1, with delete enabled, no blob descriptor cache (the
+ * other registry changes the same root under this one's feet), no upload purging and a fixed
+ * http.secret (scripts/lib/docker-registry.ts). Killed (and its config dir removed) on `t.after`.
  */
 export async function startDockerRegistry(t: Hooks, options: DockerRegistryOptions): Promise<DockerRegistry> {
   const secret = options.secret ?? DEFAULT_SECRET;
-  const dir = await mkdtemp(join(tmpdir(), 'quayside-docker-registry-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const config = join(dir, 'config.yml');
-
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    await writeFile(config, configYaml(options.root, port, secret));
-    const child = spawn(DOCKER_REGISTRY_BIN, ['serve', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => stop(child));
-    let log = '';
-    const collect = (chunk: Buffer): void => {
-      if (log.length < 64 * 1024) log += chunk.toString();
-    };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-    const spawned = once(child, 'spawn').then(() => undefined);
-    const failed = once(child, 'error').then(([err]: unknown[]) => {
-      throw err instanceof Error ? err : new Error(String(err));
-    });
-    await Promise.race([spawned, failed]);
-
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitReady(child, url, () => log);
-      return { url, port, root: options.root, secret, output: () => log };
-    } catch (err) {
-      await stop(child);
-      const lostRace = err instanceof ExitedEarly && /address already in use/i.test(err.output);
-      if (!lostRace || attempt >= 5) throw err;
-    }
-  }
+  const registry = await spawnDockerRegistry({ storage: { filesystem: { rootdirectory: options.root } }, secret });
+  t.after(() => registry.stop());
+  return { url: registry.url, port: registry.port, root: options.root, secret, output: () => registry.output() };
 }
 
 export interface ExecResult {
