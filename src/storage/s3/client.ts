@@ -141,6 +141,17 @@ function children(node: unknown, name: string): unknown[] {
   return Array.isArray(value) ? value : value === undefined ? [] : [value];
 }
 
+/**
+ * Upload bodies (parts, tails) go with `UNSIGNED-PAYLOAD`: SigV4 otherwise wants the body's
+ * SHA-256 in the signature, which cost this event loop 1.2 CPU-seconds per GiB (the parts' bytes
+ * hashed a second time, beside the worker's hash of the upload; measured by
+ * bench/micro/s3-part-cost.ts). The AWS SDK v3 sends the same for PutObject and UploadPart.
+ * Integrity in transit is then TLS's on https endpoints, TCP's on plain http ones. Small bodies
+ * (state objects, links, manifests) stay signed: hashing them is free.
+ */
+const UNSIGNED_BODY = { 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' } as const;
+const SIGNED_BODY_MAX = 64 * 1024;
+
 /** Network failures that mean "a kept-alive socket was closed under us": safe to send again. */
 const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 const MAX_STALE_RETRIES = 16;
@@ -337,7 +348,8 @@ export class S3Client {
   }
 
   async putObject(key: string, body: Buffer, contentType = 'application/octet-stream'): Promise<void> {
-    const res = await this.send('PutObject', { method: 'PUT', key, body, headers: { 'Content-Type': contentType } });
+    const headers = body.length > SIGNED_BODY_MAX ? { 'Content-Type': contentType, ...UNSIGNED_BODY } : { 'Content-Type': contentType };
+    const res = await this.send('PutObject', { method: 'PUT', key, body, headers });
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw await S3Client.failure('PutObject', res);
     res.resume();
@@ -448,13 +460,21 @@ export class S3Client {
 
   /** UploadPart of one whole part; returns the part's ETag. */
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string> {
-    const res = await this.send('UploadPart', { method: 'PUT', key, query: { partNumber: String(partNumber), uploadId }, body });
+    const res = await this.send('UploadPart', { method: 'PUT', key, query: { partNumber: String(partNumber), uploadId }, body, headers: UNSIGNED_BODY });
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw await S3Client.failure('UploadPart', res);
     res.resume();
     const etag = res.headers.etag ?? '';
     if (etag === '') throw new S3Error('UploadPart', 'InvalidResponse', status, 'no ETag in the answer');
     return etag;
+  }
+
+  /** UploadPart with the body's SHA-256 in the signature: only bench/micro/s3-part-cost.ts, to measure what that costs. */
+  async uploadPartSigned(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string> {
+    const res = await this.send('UploadPart', { method: 'PUT', key, query: { partNumber: String(partNumber), uploadId }, body });
+    if ((res.statusCode ?? 0) >= 300) throw await S3Client.failure('UploadPart', res);
+    res.resume();
+    return res.headers.etag ?? '';
   }
 
   /**
