@@ -6,6 +6,8 @@ import { expectError, expectStatus } from '../helpers/assertions.ts';
 import { patchChunk, pushBlob, pushImage, putUpload, send, sha256, startUpload } from '../helpers/oci-client.ts';
 import { s3DriverOf, startS3Registry } from '../helpers/s3-registry.ts';
 import { s3Unavailable } from '../helpers/s3.ts';
+import { openUploadWriter } from '../../src/storage/s3/upload-writer.ts';
+import { purgeStaleUploads } from '../../src/uploads/purge.ts';
 
 /*
  * The registry's API on S3 storage (a real Ceph RGW, scripts/s3-ceph.sh): every upload form real
@@ -152,4 +154,23 @@ test('s3: with redirects on (the default), blob GET and HEAD answer 307 to a pre
   }
   expectError(await send(reg.url, `/v2/s3/redirect/blobs/${sha256('never pushed')}`), 404, 'BLOB_UNKNOWN');
   expectError(await send(reg.url, `/v2/s3/elsewhere/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
+});
+
+test('s3: the purge of stale uploads dates them by startedat, removes old ones with their multipart upload, keeps fresh ones', { skip }, async (t) => {
+  const reg = await startS3Registry(t, { s3: { chunksize: PART } });
+  const driver = s3DriverOf(t, reg);
+  const old = await startUpload(reg.url, 's3/purge');
+  expectStatus(await patchChunk(reg.url, old, randomBytes(6 * MiB), 0), 202);
+  const discard = async (ref: { repo: string; id: string }): Promise<void> => (await openUploadWriter(driver, ref.repo, ref.id)).cancel();
+  const dayLater = Date.now() + 24 * 3_600_000;
+  const dry = await purgeStaleUploads(driver, discard, 3_600_000, true, dayLater);
+  assert.deepEqual(dry.purged, [`s3/purge/${old.split('/').at(-1)}`]);
+  expectStatus(await send(reg.url, old), 204);
+  const fresh = await startUpload(reg.url, 's3/purge');
+  const done = await purgeStaleUploads(driver, discard, 3_600_000, false, Date.now() + 10 * 60_000);
+  assert.deepEqual(done.purged, [], 'nothing is an hour old yet');
+  await purgeStaleUploads(driver, discard, 3_600_000, false, dayLater);
+  expectError(await send(reg.url, old), 404, 'BLOB_UPLOAD_UNKNOWN');
+  expectError(await send(reg.url, fresh), 404, 'BLOB_UPLOAD_UNKNOWN');
+  assert.deepEqual(await driver.client.listMultipartUploads(driver.layout.key('/docker/registry/v2/repositories/s3/purge/')), []);
 });
