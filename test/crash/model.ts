@@ -94,6 +94,8 @@ export interface Stats {
   uncertainFoundAbsent: number;
   /** Temp files (`~tmp-`) a kill left in blobs/: never visible, counted for the record. */
   leftoverTemps: number;
+  /** S3: multipart uploads of uploads no client knows of (a POST cut short), left for the purge. */
+  uploadsKeptForPurge: number;
 }
 
 export function newStats(): Stats {
@@ -110,6 +112,7 @@ export function newStats(): Stats {
     uncertainFoundPresent: 0,
     uncertainFoundAbsent: 0,
     leftoverTemps: 0,
+    uploadsKeptForPurge: 0,
   };
 }
 

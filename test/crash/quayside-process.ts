@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync } from 'node:fs';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -31,14 +31,6 @@ export async function buildQuayside(t: Hooks): Promise<QuaysideBuild> {
   const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
   await run(process.execPath, [tsc, '-p', join(repo, 'tsconfig.json'), '--outDir', join(dir, 'dist')], { cwd: repo });
   return { cli: join(dir, 'dist', 'cli.js') };
-}
-
-/** A config for `root` with deletes on; the address comes from REGISTRY_HTTP_ADDR (port 0). */
-export async function writeConfig(dir: string, root: string): Promise<string> {
-  const file = join(dir, 'config.yml');
-  const yaml = ['version: 0.1', 'log:', '  level: info', 'storage:', '  filesystem:', `    rootdirectory: ${JSON.stringify(root)}`, '  delete:', '    enabled: true', ''];
-  await writeFile(file, yaml.join('\n'));
-  return file;
 }
 
 export interface QuaysideProcess {

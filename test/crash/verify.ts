@@ -1,28 +1,29 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { paths } from '../../src/storage/paths.ts';
 import { call, describe, errorCodes, type Channel, type Reply } from './http.ts';
 import { bump, type LaneState, type Stats, type UploadState, type World } from './model.ts';
 import { contentBytes, type Prng } from './prng.ts';
+import type { CrashStorage } from './storage.ts';
 import { OCI_MANIFEST, rangeEnd } from './workload.ts';
 
 /**
  * The checks after a restart on the same root. Each takes the model from "what was acknowledged
  * or cut short" to "what the registry has now", failing on anything an acknowledgement forbids:
  *
- *  - blobs/ holds no data file whose bytes do not hash to its path (no partial blob under a digest);
+ *  - blobs/ holds no data file whose bytes do not hash to its path (no partial blob under a digest),
+ *    read through the storage's driver, behind the registry's back;
  *  - an acknowledged blob or manifest is there and intact; an acknowledged delete stayed deleted;
  *  - a tag names its last acknowledged manifest or what a cut-short request would have made it;
  *  - an open upload is resumable from the range GET reports (at least what 202s acknowledged) to
- *    a 201 with the right digest, or is gone (404 BLOB_UPLOAD_UNKNOWN);
+ *    a 201 with the right digest, or is gone (404 BLOB_UPLOAD_UNKNOWN); on S3 that range is the
+ *    offset of the upload's state object, and a state left there means the upload is not gone;
  *  - no 5xx (counted by the channel and from the child's log).
  */
 export interface VerifyContext {
   readonly ch: Channel;
   readonly world: World;
   readonly stats: Stats;
-  readonly root: string;
+  readonly storage: CrashStorage;
   readonly step: number;
   readonly prng: Prng;
   /** Finish every open upload now (the final sweep) instead of leaving some for the next epoch. */
@@ -53,11 +54,12 @@ async function verifyLane(ctx: VerifyContext, lane: LaneState): Promise<void> {
 
 /** Every blobs/<alg>/<xx>/<hex>/data hashes to <alg>:<hex>. Files already checked and unchanged are skipped. */
 async function walkBlobs(ctx: VerifyContext, cache: Map<string, string>): Promise<void> {
-  const base = join(ctx.root, 'docker/registry/v2/blobs/sha256');
-  for (const prefix of await listDir(base)) {
-    for (const hex of await listDir(join(base, prefix))) {
-      for (const name of await listDir(join(base, prefix, hex))) {
-        const file = join(base, prefix, hex, name);
+  const { storage } = ctx;
+  const base = paths.blobsOfAlgorithm('sha256');
+  for (const prefix of await storage.listRaw(base)) {
+    for (const hex of await storage.listRaw(`${base}/${prefix}`)) {
+      for (const name of await storage.listRaw(`${base}/${prefix}/${hex}`)) {
+        const file = `${base}/${prefix}/${hex}/${name}`;
         if (name !== 'data') {
           if (name.includes('~tmp-') && !cache.has(file)) {
             cache.set(file, 'temp');
@@ -65,51 +67,29 @@ async function walkBlobs(ctx: VerifyContext, cache: Map<string, string>): Promis
           }
           continue;
         }
-        const s = await stat(file);
-        const identity = `${s.ino}:${s.size}:${s.mtimeMs}`;
+        const identity = await storage.identity(file);
         if (cache.get(file) === identity) continue;
         const hash = createHash('sha256');
-        for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+        let size = 0;
+        for await (const chunk of await storage.driver.reader(file)) {
+          hash.update(chunk as Buffer);
+          size += (chunk as Buffer).length;
+        }
         const actual = hash.digest('hex');
-        if (actual !== hex) ctx.fail('partial-blob', `${file} (${s.size} bytes) hashes to sha256:${actual}`);
+        if (actual !== hex) ctx.fail('partial-blob', `${storage.name} ${file} (${size} bytes) hashes to sha256:${actual}`);
         cache.set(file, identity);
       }
     }
   }
 }
 
-async function listDir(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}
-
-const MID_COMMIT = 'data moved, upload left (mid-commit)';
-const NO_DATA = 'no data';
-
-/** What the kill left in the upload's directory: where, in the upload pipeline, it landed. */
-async function uploadDirState(ctx: VerifyContext, lane: LaneState, upload: UploadState): Promise<string> {
-  const dir = join(ctx.root, 'docker/registry/v2/repositories', lane.repo, '_uploads', upload.id);
-  const names = await listDir(dir);
-  if (names.length === 0) return 'gone';
-  if (!names.includes('startedat')) return 'half-removed';
-  const size = (await stat(join(dir, 'data')).catch(() => undefined))?.size;
-  const checkpoints = (await listDir(join(dir, 'hashstates/sha256'))).filter((n) => /^\d+$/.test(n)).map(Number);
-  const newest = Math.max(0, ...checkpoints);
-  if (size === undefined) return checkpoints.length > 0 ? MID_COMMIT : NO_DATA;
-  if (size > newest) return 'data ahead of checkpoint';
-  if (size < newest) return 'checkpoint ahead of data';
-  return 'data at checkpoint';
-}
-
 async function verifyUpload(ctx: VerifyContext, lane: LaneState, upload: UploadState): Promise<void> {
-  const found = await uploadDirState(ctx, lane, upload);
-  bump(ctx.stats.uploadStates, found);
+  const found = await ctx.storage.uploadFound(lane.repo, upload);
+  bump(ctx.stats.uploadStates, found.label);
   const status = await get(ctx, upload.location);
   if (status.status === 404 && errorCodes(status).includes('BLOB_UPLOAD_UNKNOWN')) {
+    // The storage still records where the upload is: a 404 would drop bytes 202s acknowledged.
+    if (found.offset !== undefined) ctx.fail('upload-state-disagrees', `${upload.id}: the state object says ${found.offset} bytes (${found.label}), GET says ${describe(status)}`);
     lane.uploads.delete(upload);
     ctx.stats.gone++;
     // Allowed, but worth knowing: nothing the client sent would end this upload.
@@ -119,14 +99,17 @@ async function verifyUpload(ctx: VerifyContext, lane: LaneState, upload: UploadS
   if (status.status !== 204) return ctx.fail('upload-status', `expected 204 or 404 BLOB_UPLOAD_UNKNOWN: ${describe(status)}`);
   const end = rangeEnd(status);
   if (end === undefined) return ctx.fail('upload-status', `no usable Range: ${describe(status)}`);
+  if (found.offset !== undefined && end !== (found.offset <= 1 ? 0 : found.offset)) {
+    ctx.fail('upload-state-disagrees', `${upload.id}: the state object says ${found.offset} bytes (${found.label}), GET says ${describe(status)}`);
+  }
   // "0-0" is 0 or 1 byte; the rest of the checks take the upload's word for which.
   const offset = end === 0 && upload.durable === 1 ? 1 : end;
   // A DELETE cut short may have removed any part of the upload: only resumability is asked of it.
   if (offset < upload.durable && upload.ending !== 'cancel') {
-    if (!(upload.ending === 'commit' && (found === MID_COMMIT || found === NO_DATA))) {
+    if (!(upload.ending === 'commit' && found.midCommit)) {
       lane.uploads.delete(upload);
       const cut = upload.ending === 'commit' ? 'a PUT ?digest= was cut short' : 'no PUT or DELETE was sent';
-      return ctx.fail('acked-chunk-lost', `202s acknowledged ${upload.durable} bytes, the restart has ${offset} (${cut}; upload dir: ${found}): ${describe(status)}`);
+      return ctx.fail('acked-chunk-lost', `202s acknowledged ${upload.durable} bytes, the restart has ${offset} (${cut}; upload: ${found.label}): ${describe(status)}`);
     }
     // A commit cut short after moving the data into blobs/: what a client whose PUT broke does is
     // send the PUT again. That should finish the commit (201); anything else is reported.
@@ -134,7 +117,7 @@ async function verifyUpload(ctx: VerifyContext, lane: LaneState, upload: UploadS
     if (retry.status === 201) return completed(ctx, lane, upload);
     ctx.fail(
       'half-committed-upload',
-      `PUT ?digest= cut short after the data moved to blobs/ (upload dir: ${found}): GET says ${status.headers.range ?? '?'} though 202s acknowledged ${upload.durable} bytes, and the retried PUT answers ${describe(retry)}`,
+      `PUT ?digest= cut short after the data moved to blobs/ (upload: ${found.label}): GET says ${status.headers.range ?? '?'} though 202s acknowledged ${upload.durable} bytes, and the retried PUT answers ${describe(retry)}`,
     );
     // Still resumable by the letter of end-13: from the offset it reports, with everything.
     upload.durable = 0;
