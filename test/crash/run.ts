@@ -35,7 +35,17 @@ const FALLBACK_MS = 1500;
  */
 // The last entry (an interrupted commit of bytes that had no checkpoint yet: GET said 0-0 after the
 // restart) was fixed by the commit record, uploads/commit.ts; pinned by test/uploads/interrupted-commit.
-export const KNOWN_ISSUES: readonly { readonly storage?: CrashStorage['name']; readonly check: string; readonly detail?: RegExp; readonly note: string }[] = [];
+export const KNOWN_ISSUES: readonly { readonly storage?: CrashStorage['name']; readonly check: string; readonly detail?: RegExp; readonly note: string }[] = [
+  {
+    storage: 's3',
+    check: 'multipart-upload-leaked',
+    note:
+      'Not yet hit by a seeded run (the window is one CAS round trip); reproduced directly: a writer killed between ' +
+      'CreateMultipartUpload and the CAS that records it leaves a multipart upload no state names. cancel() aborts every ' +
+      "multipart upload at the data key, but S3UploadWriter.commit (src/storage/s3/upload-writer.ts) aborts none, on either " +
+      'path (tail copy, or Complete of the named one), then deletes the upload folder: nothing (not the purge) finds it again.',
+  },
+];
 
 interface KillPlan {
   readonly target: OpKind | 'any';
