@@ -33,19 +33,11 @@ const FALLBACK_MS = 1500;
  * the storage named (or every storage). Every entry names the repro (seed and step) and the
  * suspected cause. Keep this list empty.
  */
-// The last entry (an interrupted commit of bytes that had no checkpoint yet: GET said 0-0 after the
-// restart) was fixed by the commit record, uploads/commit.ts; pinned by test/uploads/interrupted-commit.
-export const KNOWN_ISSUES: readonly { readonly storage?: CrashStorage['name']; readonly check: string; readonly detail?: RegExp; readonly note: string }[] = [
-  {
-    storage: 's3',
-    check: 'multipart-upload-leaked',
-    note:
-      'Not yet hit by a seeded run (the window is one CAS round trip); reproduced directly: a writer killed between ' +
-      'CreateMultipartUpload and the CAS that records it leaves a multipart upload no state names. cancel() aborts every ' +
-      "multipart upload at the data key, but S3UploadWriter.commit (src/storage/s3/upload-writer.ts) aborts none, on either " +
-      'path (tail copy, or Complete of the named one), then deletes the upload folder: nothing (not the purge) finds it again.',
-  },
-];
+// The last entries: an interrupted commit of bytes that had no checkpoint yet (GET said 0-0 after the
+// restart), fixed by the commit record (uploads/commit.ts, pinned by test/uploads/interrupted-commit);
+// on S3, a multipart upload a killed writer created but never recorded, which commit left behind,
+// fixed by commit aborting every multipart upload at the data key (pinned by test/storage/s3-upload-writer).
+export const KNOWN_ISSUES: readonly { readonly storage?: CrashStorage['name']; readonly check: string; readonly detail?: RegExp; readonly note: string }[] = [];
 
 interface KillPlan {
   readonly target: OpKind | 'any';

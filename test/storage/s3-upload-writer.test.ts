@@ -92,6 +92,20 @@ describe('s3 upload writer (one state object, CAS, uniform parts)', { skip: s3Un
     assert.deepEqual(await driver.list(`/docker/registry/v2/repositories/${REPO}/_uploads/orphans`), []);
   });
 
+  test('s3 upload writer: a multipart upload a dead writer created but never recorded is aborted by the commit, on both commit paths', async (t) => {
+    const driver = await makeS3Driver(t);
+    for (const [id, size] of [['leak-small', 100 * 1024], ['leak-parts', 7 * MiB]] as const) {
+      await startUpload(driver, REPO, id, { chunksize: CHUNK });
+      const dataKey = driver.layout.key(uploadDataPath(REPO, id));
+      await driver.client.createMultipartUpload(dataKey); // the writer died before its CAS
+      const w = await openUploadWriter(driver, REPO, id);
+      await w.append(randomBytes(size));
+      await w.flush('end');
+      await (await openUploadWriter(driver, REPO, id)).commit(`/blobs/${id}/data`);
+      assert.deepEqual(await driver.client.listMultipartUploads(dataKey), [], `${id}: no multipart upload outlives the upload`);
+    }
+  });
+
   test('s3 upload writer: a stale writer is refused (flush and part upload) once another advanced the state; acknowledged bytes stay', async (t) => {
     const driver = await makeS3Driver(t);
     await startUpload(driver, REPO, 'u3', { chunksize: CHUNK });
