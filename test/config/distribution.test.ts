@@ -3,27 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { buildConfig, ConfigError, loadConfig, parseDuration } from '../../src/config/load.ts';
+import { ConfigError, loadConfig, parseDuration } from '../../src/config/load.ts';
 import { envNameFor, type Config } from '../../src/config/schema.ts';
-
-type Tree = Parameters<typeof buildConfig>[0];
-
-/** buildConfig with its warnings collected. */
-function build(tree: Tree, env: NodeJS.ProcessEnv = {}): { config: Config; warnings: string[] } {
-  const warnings: string[] = [];
-  const config = buildConfig(tree, env, { onWarning: (message) => warnings.push(message) });
-  return { config, warnings };
-}
-
-/** A ConfigError whose one-line message matches every pattern: the key, the env var; never a parser's stack. */
-function refused(...patterns: RegExp[]): (err: unknown) => boolean {
-  return (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    assert.doesNotMatch(err.message, /\n|ZodError|invalid_type|^\s*at /, 'a raw parser message');
-    for (const pattern of patterns) assert.match(err.message, pattern);
-    return true;
-  };
-}
+import { build, refused } from '../helpers/config.ts';
 
 test('config REGISTRY_STORAGE=filesystem selects the driver and keeps the YAML rootdirectory and delete.enabled (issue 9)', () => {
   const yaml = { storage: { filesystem: { rootdirectory: '/var/lib/registry' }, delete: { enabled: true }, maintenance: { readonly: { enabled: true } } } };

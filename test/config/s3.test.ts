@@ -4,26 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeStorage, driverParamsOf, storageLocation } from '../../src/config/driver-params.ts';
-import { buildConfig, ConfigError, loadConfig } from '../../src/config/load.ts';
-import { defaultConfig, type Config } from '../../src/config/schema.ts';
-
-type Tree = Parameters<typeof buildConfig>[0];
-
-function build(tree: Tree, env: NodeJS.ProcessEnv = {}): { config: Config; warnings: string[] } {
-  const warnings: string[] = [];
-  const config = buildConfig(tree, env, { onWarning: (message) => warnings.push(message) });
-  return { config, warnings };
-}
-
-/** A ConfigError whose one-line message matches every pattern, and never holds `secret`. */
-function refused(...patterns: RegExp[]): (err: unknown) => boolean {
-  return (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    assert.doesNotMatch(err.message, /\n|ZodError|invalid_type|^\s*at /, 'a raw parser message');
-    for (const pattern of patterns) assert.match(err.message, pattern);
-    return true;
-  };
-}
+import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { defaultConfig } from '../../src/config/schema.ts';
+import { build, refused } from '../helpers/config.ts';
 
 async function configFile(t: { after: (fn: () => Promise<void>) => void }, lines: readonly string[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'quayside-s3-config-'));
