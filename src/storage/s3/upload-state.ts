@@ -24,10 +24,9 @@
  * landing of a write we called lost only ever adds bytes the client was not told about (it then
  * sees a larger offset on GET status); it never removes acknowledged bytes. On a store without
  * conditional writes (S3 before 2024, stores that ignore the headers) the safe fallback is to
- * refuse, not to guess: last-writer-wins could cut acknowledged bytes. Not built yet: a probe at
- * start-up (the create-only test of s3-conditional.test.ts, done once by the driver) should pick
- * "multi-replica uploads unsupported" there, so a PATCH on a replica that did not start the upload
- * gets 416 instead of a silent overwrite.
+ * refuse, not to guess: last-writer-wins could cut acknowledged bytes. So start-up probes the store
+ * once (probe.ts, from storage/factory.ts openDriver) and refuses to start where either header is
+ * ignored, saying why.
  *
  * Why one object and not one per offset (the filesystem's hashstates/<offset> files): on an object
  * store a listing is eventually ordered at best and costs a LIST per request; one GET of one key
