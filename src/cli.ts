@@ -14,6 +14,8 @@ Usage:
   quayside serve [config.yml]   serve the registry (default 127.0.0.1:5000, storage in ./data)
   quayside garbage-collect [--dry-run|-d] [--delete-untagged|-m] [--grace 1h] config.yml
                                 delete blobs no manifest references (safe while the registry runs)
+  quayside bench URL [--compare URL2] [options]
+                                benchmark any registry: pushes, pulls, small reads (quayside bench --help)
   quayside --version            print the version
   quayside --help               print this help
 
@@ -116,6 +118,27 @@ function progressBar(): ((p: GcProgress) => void) & { done: () => void } {
   return Object.assign(update, { done: () => (process.stderr.isTTY ? process.stderr.write('\n') : undefined) });
 }
 
+/** `quayside bench`: loaded only when asked for, so `serve` starts without it. */
+async function bench(args: readonly string[]): Promise<number> {
+  const { BENCH_HELP, BenchUsageError, parseBenchArgs, printReport, runBench } = await import('./bench/command.ts');
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(BENCH_HELP);
+    return 0;
+  }
+  let options;
+  try {
+    options = parseBenchArgs(args);
+  } catch (err) {
+    if (!(err instanceof BenchUsageError)) throw err;
+    process.stderr.write(`quayside bench: ${err.message}\n\n${BENCH_HELP}`);
+    return 2;
+  }
+  const report = await runBench(options);
+  printReport(report);
+  if (options.json !== undefined) process.stdout.write(`results: ${options.json}\n`);
+  return report.scenarios.some((entry) => Object.keys(entry.errors).length > 0) ? 1 : 0;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--version' || command === '-v' || command === 'version') {
@@ -131,6 +154,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return -1; // keep running
   }
   if (command === 'garbage-collect') return collectGarbage(rest);
+  if (command === 'bench') return bench(rest);
   process.stderr.write(`quayside: unknown command ${JSON.stringify(command)}\n\n${HELP}`);
   return 2;
 }

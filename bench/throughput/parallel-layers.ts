@@ -24,21 +24,23 @@
  * to docker-registry, and the fraction of the disk's durable-write ceiling measured in the run
  * (filesystem) or the RGW daemons' own CPU per GiB (S3: they share the machine's cores).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { nativeAddon } from '../../src/native/addon.ts';
-import { Agent, request, type IncomingMessage } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { BlobContent } from '../../src/bench/content.ts';
+import { BenchClient } from '../../src/bench/http-client.ts';
+import { ModeUnsupported, pullBlob, pushBlob } from '../../src/bench/push.ts';
+import { percentile } from '../../src/bench/stats.ts';
 import { progress, report, round, type Row } from '../lib/report.ts';
 import { acquireS3, quaysideS3Env, type S3Service } from '../lib/s3.ts';
 import { dockerRegistryAvailable, startDockerRegistry, startQuayside, type Target } from '../lib/targets.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-const PIECE = 1 * MiB;
 
 type Mode = 'chunked' | 'streamed' | 'monolithic';
 type TargetName = 'quayside' | 'docker-registry' | 'quayside-wasm';
@@ -51,73 +53,13 @@ function parseSize(text: string): number {
   return Math.round(Number(match[1]) * factor);
 }
 
-/** A random pool; blob i's piece k is the pool's slice stamped with (i, k) in its first 16 bytes. */
-const POOL = randomBytes(64 * MiB);
-
-function* pieces(blob: number, size: number, first = 0, end = Math.ceil(size / PIECE)): Generator<Buffer> {
-  for (let k = first; k < end; k++) {
-    const length = Math.min(PIECE, size - k * PIECE);
-    const start = (k * PIECE) % (POOL.length - PIECE);
-    const piece = Buffer.allocUnsafe(length);
-    POOL.copy(piece, 0, start, start + length);
-    if (length >= 16) {
-      piece.writeBigUInt64BE(BigInt(blob) + 0x5155415953494445n, 0);
-      piece.writeBigUInt64BE(BigInt(k), 8);
-    }
-    yield piece;
-  }
-}
+/** Every blob's content (src/bench/content.ts, the same as `quayside bench` pushes): distinct, digests before timing. */
+const CONTENT = new BlobContent();
+/** A random block for the disk-ceiling writes. */
+const BLOCK = randomBytes(8 * MiB);
 
 function digestOf(blob: number, size: number): string {
-  const hash = createHash('sha256');
-  for (const piece of pieces(blob, size)) hash.update(piece);
-  return `sha256:${hash.digest('hex')}`;
-}
-
-interface Reply {
-  status: number;
-  headers: IncomingMessage['headers'];
-  bytes: number;
-}
-
-function send(agent: Agent, base: string, method: string, path: string, headers: Record<string, string | number>, body?: Iterable<Buffer>): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, { method, headers, agent }, (res) => {
-      let bytes = 0;
-      res.on('data', (c: Buffer) => (bytes += c.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    if (!body) {
-      req.end();
-      return;
-    }
-    const iterator = body[Symbol.iterator]();
-    const pump = (): void => {
-      for (;;) {
-        const next = iterator.next();
-        if (next.done) {
-          req.end();
-          return;
-        }
-        if (!req.write(next.value)) {
-          req.once('drain', pump);
-          return;
-        }
-      }
-    };
-    pump();
-  });
-}
-
-function expect(reply: Reply, status: number, what: string): void {
-  if (reply.status !== status) throw new Error(`${what}: expected ${status}, got ${reply.status}`);
-}
-
-/** The pieces of bytes [from, to): both multiples of PIECE (chunk sizes are whole MiB), or `to` the end. */
-function sliceOf(blob: number, size: number, from: number, to: number): Generator<Buffer> {
-  return pieces(blob, size, from / PIECE, Math.ceil(to / PIECE));
+  return CONTENT.digestOf(blob, size);
 }
 
 /**
@@ -126,90 +68,30 @@ function sliceOf(blob: number, size: number, from: number, to: number): Generato
  */
 type Route = (step: number) => Target;
 
-/** Keep-alive connections of one upload, one per server it talks to. */
-class Connections {
-  private readonly agents = new Map<Target, Agent>();
-
-  send(target: Target, method: string, path: string, headers: Record<string, string | number>, body?: Iterable<Buffer>): Promise<Reply> {
-    let agent = this.agents.get(target);
-    if (!agent) {
-      agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      this.agents.set(target, agent);
-    }
-    return send(agent, target.url, method, path, headers, body);
-  }
-
-  destroy(): void {
-    for (const agent of this.agents.values()) agent.destroy();
-  }
+/** One keep-alive client per server (src/bench/http-client.ts), made on first use. */
+const clients = new Map<Target, BenchClient>();
+function clientOf(target: Target): BenchClient {
+  let client = clients.get(target);
+  if (client === undefined) clients.set(target, (client = new BenchClient(target.url)));
+  return client;
 }
 
-/** One upload in the given mode; returns seconds taken. Throws unless verified. */
-async function upload(route: Route, mode: Mode, repo: string, blob: number, size: number, digest: string, chunk: number): Promise<number> {
-  const connections = new Connections();
-  let step = 0;
-  const next = (method: string, path: string, headers: Record<string, string | number>, body?: Iterable<Buffer>): Promise<Reply> =>
-    connections.send(route(step++), method, path, headers, body);
-  const started = performance.now();
-  try {
-    if (mode === 'monolithic') {
-      const reply = await next('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, { 'content-type': 'application/octet-stream', 'content-length': size }, pieces(blob, size));
-      if (reply.status === 202) throw new Unsupported('monolithic POST answered 202 (not supported)');
-      expect(reply, 201, 'monolithic POST');
-    } else {
-      const start = await next('POST', `/v2/${repo}/blobs/uploads/`, { 'content-length': 0 });
-      expect(start, 202, 'POST');
-      // Path and query only: the next request may go to another replica.
-      let location = String(start.headers.location ?? '');
-      const path = (): string => (location.startsWith('http') ? new URL(location).pathname + new URL(location).search : location);
-      if (mode === 'streamed') {
-        const reply = await next('PATCH', path(), { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' }, pieces(blob, size));
-        expect(reply, 202, 'PATCH');
-        location = String(reply.headers.location ?? location);
-      } else {
-        for (let at = 0; at < size; at += chunk) {
-          const end = Math.min(size, at + chunk);
-          const reply = await next('PATCH', path(), { 'content-type': 'application/octet-stream', 'content-range': `${at}-${end - 1}`, 'content-length': end - at }, sliceOf(blob, size, at, end));
-          expect(reply, 202, `PATCH ${at}`);
-          location = String(reply.headers.location ?? location);
-        }
-      }
-      const sep = path().includes('?') ? '&' : '?';
-      const done = await next('PUT', `${path()}${sep}digest=${digest}`, { 'content-length': 0 });
-      expect(done, 201, 'PUT');
-      if (done.headers['docker-content-digest'] !== digest) throw new Error(`PUT: digest ${String(done.headers['docker-content-digest'])}, expected ${digest}`);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const head = await next('HEAD', `/v2/${repo}/blobs/${digest}`, {});
-    expect(head, 200, 'HEAD');
-    if (Number(head.headers['content-length']) !== size) throw new Error(`HEAD: size ${String(head.headers['content-length'])}, expected ${size}`);
-    return seconds;
-  } finally {
-    connections.destroy();
-  }
+/** One verified upload (src/bench/push.ts, `quayside bench`'s own): seconds from POST to 201. */
+function upload(route: Route, mode: Mode, repo: string, blob: number, size: number, digest: string, chunk: number): Promise<number> {
+  return pushBlob((step) => clientOf(route(step)), CONTENT, { repo, blob, size, digest }, mode, chunk);
 }
-
-class Unsupported extends Error {}
 
 async function pull(target: Target, repo: string, digest: string, size: number): Promise<void> {
-  const agent = new Agent({ keepAlive: false });
-  const reply = await send(agent, target.url, 'GET', `/v2/${repo}/blobs/${digest}`, {});
-  agent.destroy();
-  expect(reply, 200, 'GET');
-  if (reply.bytes !== size) throw new Error(`GET: ${reply.bytes} bytes, expected ${size}`);
+  await pullBlob(clientOf(target), { repo, blob: -1, size, digest });
 }
 
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
 
 /**
  * The disk's durable-write ceiling: `writers` files written in parallel, fdatasync every 256 MiB,
  * through the page cache or (direct) with O_DIRECT; the ceiling is the better of the two.
  */
 async function diskCeiling(dir: string, writers: number, bytesEach: number, direct: boolean): Promise<number> {
-  const block = direct ? alignedBlock(8 * MiB) : POOL.subarray(0, 8 * MiB);
+  const block = direct ? alignedBlock(8 * MiB) : BLOCK;
   if (!block) return 0;
   const started = performance.now();
   await Promise.all(
@@ -256,7 +138,7 @@ function alignedBlock(size: number): Buffer | undefined {
   const memory = Buffer.allocUnsafeSlow(size + 4096);
   const shift = (4096 - nativeAddon.addressMod(memory, 4096)) % 4096;
   const block = memory.subarray(shift, shift + size);
-  POOL.copy(block, 0, 0, size);
+  BLOCK.copy(block, 0, 0, size);
   return block;
 }
 
@@ -410,7 +292,7 @@ async function pushRow(base: Row, m: Measured, targets: readonly Target[], paral
 
 /** A row for a measurement that could not be made; a failure (not a known unsupported mode) also fails the run. */
 function failedRow(base: Row, err: unknown): Row {
-  if (err instanceof Unsupported) return { ...base, 'MiB/s': 'n/a', note: err.message };
+  if (err instanceof ModeUnsupported) return { ...base, 'MiB/s': 'n/a', note: err.message };
   process.exitCode = 1;
   const message = err instanceof Error ? err.message : String(err);
   progress(`${String(base['target'])} ${String(base['mode'])} failed: ${message}`);
