@@ -41,7 +41,7 @@ export class BenchClient {
 
   constructor(
     url: string,
-    private readonly options: ClientOptions = {},
+    readonly options: ClientOptions = {},
   ) {
     this.base = new URL(url.endsWith('/') ? url.slice(0, -1) : url);
     if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') throw new Error(`${url}: the registry URL must be http:// or https://`);

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { BlobContent } from './content.ts';
 import type { BenchClient } from './http-client.ts';
-import { ModeUnsupported, pullBlob, pushBlob, UnexpectedReply, type BlobToPush, type PushMode } from './push.ts';
+import { ModeUnsupported, pullBlob, pushBlob, type BlobToPush, type PushMode } from './push.ts';
 import { ClientCpu, Outcomes } from './stats.ts';
 
 /** One measured scenario on one registry, as `--json` writes it (issue 12's fields, then extras). */
@@ -26,9 +25,6 @@ export interface ScenarioResult {
 export interface Progress {
   (text: string): void;
 }
-
-const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const ACCEPT = [MANIFEST, 'application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');
 
 /** Blobs of a push scenario: distinct content, digests computed before timing. */
 export function blobsFor(content: BlobContent, repo: string, first: number, parallel: number, size: number): BlobToPush[] {
@@ -101,101 +97,6 @@ export async function pullScenario(client: BenchClient, blobs: readonly BlobToPu
     mibPerSec: round((outcomes.latenciesMs.length * size) / 2 ** 20 / seconds),
     p50Ms: round(outcomes.percentile(50)),
     p99Ms: round(outcomes.percentile(99)),
-    errors: outcomes.errors,
-    seconds: round(seconds),
-    clientCores: round(cpu.fractionOfCore()),
-    ...(outcomes.firstError !== undefined ? { note: outcomes.firstError } : {}),
-  };
-}
-
-/** A small image to read: a 4 KiB layer, its config, and a manifest tagged `latest`, plus `tags` more tags. */
-export interface SmallImage {
-  readonly repo: string;
-  readonly layer: BlobToPush;
-  readonly config: BlobToPush;
-  readonly manifest: Buffer;
-  readonly manifestDigest: string;
-  readonly tags: readonly string[];
-}
-
-export async function seedSmallImage(client: BenchClient, content: BlobContent, repo: string, firstBlob: number, tagCount = 10): Promise<SmallImage> {
-  const layer: BlobToPush = { repo, blob: firstBlob, size: 4096, digest: content.digestOf(firstBlob, 4096) };
-  await pushBlob(() => client, content, layer, 'chunked', 4096);
-  const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] }, config: {} }));
-  const config: BlobToPush = { repo, blob: -1, size: configBytes.length, digest: `sha256:${createHash('sha256').update(configBytes).digest('hex')}` };
-  await putSmallBlob(client, repo, configBytes, config.digest);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer.digest, size: layer.size }],
-    }),
-  );
-  const tags = ['latest', ...Array.from({ length: tagCount }, (_, i) => `t${i}`)];
-  for (const tag of tags) {
-    const reply = await client.send('PUT', `/v2/${repo}/manifests/${tag}`, { headers: { 'content-type': MANIFEST, 'content-length': manifest.length }, body: () => [manifest] });
-    if (reply.status !== 201) throw new UnexpectedReply(reply.status, `PUT manifest ${repo}:${tag}`, 201);
-  }
-  return { repo, layer, config, manifest, manifestDigest: `sha256:${createHash('sha256').update(manifest).digest('hex')}`, tags };
-}
-
-async function putSmallBlob(client: BenchClient, repo: string, bytes: Buffer, digest: string): Promise<void> {
-  const start = await client.send('POST', `/v2/${repo}/blobs/uploads/`, { headers: { 'content-length': 0 } });
-  if (start.status !== 202) throw new UnexpectedReply(start.status, 'POST', 202);
-  const location = String(start.headers.location ?? '');
-  const path = /^https?:\/\//.test(location) ? new URL(location).pathname + new URL(location).search : location;
-  const done = await client.send('PUT', `${path}${path.includes('?') ? '&' : '?'}digest=${digest}`, { headers: { 'content-type': 'application/octet-stream', 'content-length': bytes.length }, body: () => [bytes] });
-  if (done.status !== 201) throw new UnexpectedReply(done.status, 'PUT', 201);
-}
-
-export type SmallRead = 'manifest' | 'tags' | 'blob';
-export const SMALL_READS: readonly SmallRead[] = ['manifest', 'tags', 'blob'];
-
-/** One small read, checked: the manifest's bytes, the tags' count, the blob's size. */
-async function readOnce(client: BenchClient, image: SmallImage, kind: SmallRead): Promise<void> {
-  if (kind === 'manifest') {
-    const reply = await client.send('GET', `/v2/${image.repo}/manifests/latest`, { headers: { accept: ACCEPT }, keepBody: true });
-    if (reply.status !== 200) throw new UnexpectedReply(reply.status, 'GET manifest', 200);
-    if (reply.body?.equals(image.manifest) !== true) throw new UnexpectedReply(reply.status, 'GET manifest: other bytes', 'the pushed manifest');
-  } else if (kind === 'tags') {
-    const reply = await client.send('GET', `/v2/${image.repo}/tags/list`, { keepBody: true });
-    if (reply.status !== 200) throw new UnexpectedReply(reply.status, 'GET tags', 200);
-    const tags = (JSON.parse(reply.body?.toString() ?? '{}') as { tags?: unknown[] }).tags;
-    if (tags?.length !== image.tags.length) throw new UnexpectedReply(reply.status, `tags list of ${tags?.length ?? 0}`, image.tags.length);
-  } else {
-    await pullBlob(client, image.layer);
-  }
-}
-
-/** `concurrency` loops of one small read each for `durationMs`: requests per second and latency. */
-export async function smallReadScenario(client: BenchClient, image: SmallImage, kind: SmallRead, concurrency: number, durationMs: number): Promise<ScenarioResult> {
-  const outcomes = new Outcomes();
-  const cpu = new ClientCpu();
-  const started = performance.now();
-  const deadline = started + durationMs;
-  const loop = async (): Promise<void> => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      try {
-        await readOnce(client, image, kind);
-        outcomes.ok(performance.now() - t0);
-      } catch (err) {
-        outcomes.failed(err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, loop));
-  const seconds = (performance.now() - started) / 1000;
-  const size = kind === 'manifest' ? image.manifest.length : kind === 'blob' ? image.layer.size : 0;
-  return {
-    name: 'small-read',
-    mode: kind,
-    parallel: concurrency,
-    size,
-    requestsPerSec: round(outcomes.latenciesMs.length / seconds, 1),
-    p50Ms: round(outcomes.percentile(50), 3),
-    p99Ms: round(outcomes.percentile(99), 3),
     errors: outcomes.errors,
     seconds: round(seconds),
     clientCores: round(cpu.fractionOfCore()),
