@@ -53,9 +53,9 @@ class ApiError extends Error {
 /**
  * A same-origin GET of the registry API. Credentials the browser holds for this origin go along
  * (fetch's default, `same-origin`); a 401 with a Basic challenge makes the browser ask for them.
- * @param {string} path @param {Record<string, string>} [headers] @param {AbortSignal} [signal]
+ * @param {string} path @param {Record<string, string>} headers @param {AbortSignal} signal
  */
-async function api(path, headers = {}, signal) {
+async function api(path, headers, signal) {
   const res = await fetch(path, { headers, signal, credentials: 'same-origin', cache: 'no-cache' });
   if (res.ok) return res;
   throw await apiError(res);
@@ -224,7 +224,7 @@ async function createdOf(name, m, children, signal) {
   await eachLimited(images, async (image) => {
     const config = image.json.config;
     if (!config || !isImageConfig(config.mediaType)) return;
-    const created = (await getConfig(name, config, signal).catch(() => ({}))).created;
+    const created = (await getConfig(name, config, signal).catch(() => /** @type {ImageConfig} */ ({}))).created;
     if (created && (!newest || Date.parse(created) > Date.parse(newest))) newest = created;
   });
   return newest;
