@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { bcrypt } from 'hash-wasm';
+import { makePki, makeTokenChains } from '../helpers/pki.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { Browser, chromiumSkipReason, type Page, type PageOptions } from './browser.ts';
 import { pushFixture, SBOM_TYPE, SIGNATURE_TYPE } from './fixtures.ts';
@@ -207,4 +208,18 @@ test('web UI in Chromium under auth.htpasswd: the API challenges the browser (Ba
   assert.match(text, /Sign-in needed/);
   assert.ok(anonymous.authChallenges >= 1);
   await anonymous.screenshot('auth-cancelled');
+});
+
+test('web UI in Chromium under auth.token: the page loads, says a browser cannot fetch a token, and contacts nothing but the registry (not the realm)', { skip, timeout: 180_000 }, async (t) => {
+  const chains = await makeTokenChains(await makePki(t));
+  const token = { realm: 'https://auth.example.test/token', service: 'registry.example.test', issuer: 'auth.example.test', rootcertbundle: chains.bundlePath, jwks: chains.jwksPath };
+  const { url } = await startRegistry(t, { config: { auth: { token } } });
+  const browser = await openBrowser(t);
+  const page = await newPage(browser);
+  await page.navigate(`${url}/ui/#/`);
+  const text = await page.waitFor<string>(`document.getElementById('view')?.dataset.state === 'error' && document.getElementById('view').innerText`);
+  assert.match(text, /token authentication/);
+  assert.equal(page.authChallenges, 0, 'a Bearer challenge is no browser prompt');
+  assertSameOrigin(page, url);
+  await page.screenshot('auth-token');
 });
