@@ -596,7 +596,7 @@ async function appendImage(name, m, signal) {
       if (c.User) facts.push(...fact('User', c.User));
       if (c.Env?.length) facts.push(...fact('Env', el('ul', { class: 'plain' }, ...c.Env.map((e) => el('li', {}, el('code', {}, e))))));
     } else if (failure) {
-      facts.push(...fact('Content', `not readable from the browser (${failure instanceof Error ? failure.message : String(failure)}); under s3 storage blob downloads are redirected to the bucket, which this page may not contact`));
+      facts.push(...fact('Content', `not readable from the browser (${failure instanceof Error ? failure.message : String(failure)}). Under s3 storage blob downloads are redirected to the bucket, which this page's CSP does not let it contact; storage.redirect.disable: true serves them through the registry.`));
     }
     view.append(el('h2', {}, 'Config'), el('dl', { class: 'facts', id: 'config' }, ...facts));
     const labels = parsed?.config?.Labels ? annotationList(parsed.config.Labels) : null;
