@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { bcrypt } from 'hash-wasm';
+import { expectStatus } from '../helpers/assertions.ts';
+import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_EMPTY, pushImageManifest, pushIndex } from '../helpers/manifest-fixtures.ts';
+import { pushManifest } from '../helpers/oci-client.ts';
 import { makePki, makeTokenChains } from '../helpers/pki.ts';
 import { startRegistry } from '../helpers/registry.ts';
 import { Browser, chromiumSkipReason, type Page, type PageOptions } from './browser.ts';
@@ -223,3 +226,56 @@ test('web UI in Chromium under auth.token: the page loads, says a browser cannot
   assertSameOrigin(page, url);
   await page.screenshot('auth-token');
 });
+
+test('web UI in Chromium: tags 50 at a time with "Show more", Docker schema 2 types, and pushed markup shown as text, never run', { skip, timeout: 240_000 }, async (t) => {
+  const { url } = await startRegistry(t);
+  const repo = 'many/tags';
+  const image = await pushImageManifest(url, repo, 'base', { mediaType: DOCKER_MANIFEST, config: '{"architecture":"arm","os":"linux","variant":"v7","created":"2022-02-02T02:02:02Z"}' });
+  const list = await pushIndex(url, repo, 'list', [image.descriptor], { mediaType: DOCKER_MANIFEST_LIST });
+  // An annotation is whatever the pusher wrote: here, markup that would run if it became HTML.
+  const hostile = '<img src=x onerror="window.__pwned=1"><b>bold</b>';
+  await pushImageManifest(url, repo, unknownTag(), { artifactType: 'application/vnd.example.note', config: '{}', configMediaType: OCI_EMPTY, subject: image.descriptor, annotations: { note: hostile } });
+  // 55 more: 58 tags with base, list and the note's, so "Show more" adds the last 8.
+  const tags = Array.from({ length: 55 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+  for (const tag of tags) expectStatus(await pushManifest(url, repo, tag, image.bytes.toString('utf8'), DOCKER_MANIFEST), 201);
+  const browser = await openBrowser(t);
+  const page = await newPage(browser);
+
+  await show(page, url, `#/${repo}`);
+  const rows = (): Promise<number> => page.evaluate<number>(`document.querySelectorAll('#tags tbody tr').length`);
+  assert.equal(await rows(), 50);
+  assert.equal(await page.evaluate<boolean>(`document.querySelector('button.more').hidden`), false);
+  await page.evaluate(`document.querySelector('button.more').click()`);
+  await page.waitFor<boolean>(`document.getElementById('view').dataset.state === 'ready' && document.querySelectorAll('#tags tbody tr').length === ${tags.length + 3}`);
+  assert.equal(await page.evaluate<boolean>(`document.querySelector('button.more').hidden`), true);
+  // Every row filled: the last one too.
+  await page.waitFor<boolean>(`[...document.querySelectorAll('#tags tbody tr td:nth-child(2)')].every((td) => td.querySelector('[data-digest]'))`);
+  const base = await page.evaluate<{ media: string; platform: string; created: string }>(`(() => {
+    const td = document.querySelector('#tags tbody tr[data-tag="base"]').querySelectorAll('td');
+    return { media: td[2].textContent, platform: td[3].textContent, created: td[5].textContent };
+  })()`);
+  assert.deepEqual(base, { media: DOCKER_MANIFEST, platform: 'linux/arm/v7', created: '2022-02-02 02:02:02 UTC' });
+  const listRow = await page.evaluate<{ media: string; platforms: string }>(`(() => {
+    const td = document.querySelector('#tags tbody tr[data-tag="list"]').querySelectorAll('td');
+    return { media: td[2].textContent, platforms: td[3].textContent };
+  })()`);
+  assert.deepEqual(listRow, { media: DOCKER_MANIFEST_LIST, platforms: 'linux/amd64' });
+  await page.screenshot('many-tags');
+
+  await show(page, url, `#/${repo}@${image.digest}`);
+  const note = await page.evaluate<{ text: string; images: number; bold: number }>(`(() => {
+    const dd = document.querySelector('#referrers .annotations dd');
+    return { text: dd.textContent, images: document.querySelectorAll('#view img').length, bold: document.querySelectorAll('#view b').length };
+  })()`);
+  assert.deepEqual(note, { text: hostile, images: 0, bold: 0 });
+  assert.equal(await page.evaluate<unknown>('window.__pwned ?? null'), null);
+  assert.equal(await page.evaluate<string>(`document.querySelector('#referrers tbody td').textContent`), 'artifact');
+  assertCleanLog(page);
+  assert.equal(list.mediaType, DOCKER_MANIFEST_LIST);
+});
+
+let tagCounter = 0;
+/** A tag for a manifest that needs one only to be pushed (referrers are found by subject, not tag). */
+function unknownTag(): string {
+  return `ref-${tagCounter++}`;
+}
