@@ -3,6 +3,7 @@
 #   skopeo           (Debian package skopeo)           test/clients/skopeo.test.ts
 #   docker-registry  (Debian package docker-registry)  test/compat/side-by-side.test.ts, benches
 #   wrk              (Debian package wrk)              bench/load (npm run bench:load)
+#   chromium         (Debian package chromium)         test/ui/browser.test.ts (headless, reads the web UI's DOM)
 # Tests call this through test/helpers/peers.ts (ensureTools), benches through bench/lib/targets.ts;
 # people don't need to. Arguments name the tools wanted (each is also its Debian package); none =
 # what the tests need (skopeo docker-registry), so a bench-only tool never stands in a test's way.
@@ -19,8 +20,8 @@ set -euo pipefail
 if [ "$#" -gt 0 ]; then PACKAGES=("$@"); else PACKAGES=(skopeo docker-registry); fi
 for tool in "${PACKAGES[@]}"; do
   case "$tool" in
-    skopeo | docker-registry | wrk) ;;
-    *) echo "ensure-tools: unknown tool $tool (known: skopeo docker-registry wrk)" >&2; exit 2 ;;
+    skopeo | docker-registry | wrk | chromium) ;;
+    *) echo "ensure-tools: unknown tool $tool (known: skopeo docker-registry wrk chromium)" >&2; exit 2 ;;
   esac
 done
 INSTALL_HINT="sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${PACKAGES[*]}"
@@ -45,7 +46,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-tools: missing $(missing) and no apt-get (a Debian or Ubuntu machine is expected)." >&2
-  echo "  Install skopeo, docker-registry (distribution 2.8, binary /usr/bin/docker-registry) and wrk by hand." >&2
+  echo "  Install skopeo, docker-registry (distribution 2.8, binary /usr/bin/docker-registry), wrk and chromium by hand." >&2
   exit 1
 fi
 

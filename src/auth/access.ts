@@ -11,12 +11,16 @@ export interface AccessRequest {
   readonly actions: readonly Action[];
 }
 
-/** Per route (routing/routes.ts): which actions on the request's repository it needs. */
-export type RouteAccess = 'none' | 'pull' | 'push' | 'delete' | 'catalog';
+/**
+ * Per route (routing/routes.ts): which actions on the request's repository it needs. 'none' still
+ * needs a valid login when auth is on (as /v2/ does); 'public' needs none (the web UI's files).
+ */
+export type RouteAccess = 'none' | 'public' | 'pull' | 'push' | 'delete' | 'catalog';
 
 export function accessFor(kind: RouteAccess, name: string): AccessRequest[] {
   switch (kind) {
     case 'none':
+    case 'public':
       return [];
     case 'catalog':
       return [{ type: 'registry', name: 'catalog', actions: ['*'] }];

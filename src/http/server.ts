@@ -76,7 +76,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
   try {
     const { route, params } = router.match(req.method ?? 'GET', path);
     routeId = route.id;
-    const grants = services.auth ? await services.auth.authorize(req, accessFor(route.access, params.name)) : ALLOW_ALL;
+    const grants = services.auth && route.access !== 'public' ? await services.auth.authorize(req, accessFor(route.access, params.name)) : ALLOW_ALL;
     // storage.maintenance.readonly: every write is refused, reads go on (distribution answers the same).
     if (services.config.storage.maintenance.readonly.enabled && route.method !== 'GET' && route.method !== 'HEAD') {
       throw new RegistryError('UNSUPPORTED', { reason: 'the registry is in read-only mode' });

@@ -6,6 +6,7 @@ import { getReferrers } from '../handlers/referrers.ts';
 import { getTags } from '../handlers/tags.ts';
 import { deleteUpload, getUploadStatus, patchUpload, postUpload, putUpload } from '../handlers/uploads.ts';
 import type { Handler } from '../http/context.ts';
+import { getRoot, getUiAsset, getUiPage, getUiRedirect } from '../ui/handlers.ts';
 import type { RouteAccess } from '../auth/access.ts';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -42,4 +43,13 @@ export const routes: readonly Route[] = [
   { id: 'cancel', method: 'DELETE', path: '/v2/:name/blobs/uploads/:uuid', handler: deleteUpload, access: 'push' },
   { id: 'end-8a, end-8b', method: 'GET', path: '/v2/:name/tags/list', handler: getTags, access: 'pull' },
   { id: 'end-12a, end-12b', method: 'GET', path: '/v2/:name/referrers/:digest', handler: getReferrers, access: 'pull' },
+  // The web UI (src/ui/): static files, no data, so no auth; the page reads the API above, whose auth applies.
+  { id: 'ui-root', method: 'GET', path: '/', handler: getRoot, access: 'public' },
+  { id: 'ui-root', method: 'HEAD', path: '/', handler: getRoot, access: 'public' },
+  { id: 'ui', method: 'GET', path: '/ui', handler: getUiRedirect, access: 'public' },
+  { id: 'ui', method: 'HEAD', path: '/ui', handler: getUiRedirect, access: 'public' },
+  { id: 'ui', method: 'GET', path: '/ui/', handler: getUiPage, access: 'public' },
+  { id: 'ui', method: 'HEAD', path: '/ui/', handler: getUiPage, access: 'public' },
+  { id: 'ui', method: 'GET', path: '/ui/:asset', handler: getUiAsset, access: 'public' },
+  { id: 'ui', method: 'HEAD', path: '/ui/:asset', handler: getUiAsset, access: 'public' },
 ];
