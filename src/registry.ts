@@ -26,6 +26,7 @@ import { schedulePurging } from './uploads/purge.ts';
 import { createAuthenticator } from './auth/create.ts';
 import { UploadGate } from './uploads/upload-gate.ts';
 import { recoverAsideBlobs } from './gc/aside.ts';
+import { Notifications, type NotificationStats } from './notifications/notifications.ts';
 
 /** Batch buffers out at once before uploads wait to fill their next (uploads/batch-buffers.ts): 32 MiB at 4 MiB batches. */
 const BATCH_BUFFERS = 8;
@@ -34,6 +35,8 @@ export interface Registry {
   /** http://host:port of the listening server. */
   readonly url: string;
   readonly port: number;
+  /** Webhook figures (per endpoint pending and failures, queue size, dropped) when notifications are on. */
+  readonly notifications?: NotificationStats;
   /** Stop accepting, let in-flight requests finish (up to `graceMs`), close the pool. */
   close(graceMs?: number): Promise<void>;
 }
@@ -72,6 +75,8 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const buffers = new BatchBuffers(pipeline.batchSize, BATCH_BUFFERS);
   const uploads = await uploadBackendFor(opened, { engine, pool, locks, blobs, buffers, options: pipeline });
   const catalog = new Catalog(driver, LINK_TTL_MS);
+  // Before listening: undelivered events a previous run left are reloaded and go out first.
+  const notifications = await Notifications.start(config, driver, log);
   const services: Services = {
     config,
     driver,
@@ -82,6 +87,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     uploadGate: new UploadGate(config.quayside.limits.concurrentuploads),
     uploads,
     uploadLocks: locks,
+    ...(notifications ? { notifications } : {}),
   };
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;
@@ -102,12 +108,14 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     await once(server, 'close').catch(() => undefined);
     clearTimeout(forced);
     await locks.idle();
+    await notifications?.close();
     await pool.close();
     if (opened.kind === 's3') opened.driver.close();
   };
   return {
     url: `${config.http.tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
     port: address.port,
+    ...(notifications ? { notifications } : {}),
     close: (graceMs) => (closing ??= close(graceMs)),
   };
 }

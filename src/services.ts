@@ -7,6 +7,7 @@ import type { UploadBackend } from './uploads/backend.ts';
 import type { UploadLocks } from './uploads/upload-lock.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { UploadGate } from './uploads/upload-gate.ts';
+import type { EventSink } from './notifications/notifications.ts';
 
 /**
  * The dependency container the composition root (registry.ts) builds and every handler receives:
@@ -27,4 +28,6 @@ export interface Services {
   readonly uploadGate: UploadGate;
   /** Set when `auth` is configured. */
   readonly auth: Authenticator | undefined;
+  /** Webhook events (notifications/); absent when no endpoint is enabled, so an event site costs nothing. */
+  readonly notifications?: EventSink;
 }

@@ -182,6 +182,36 @@ function storageWithDriver({ filesystem, s3, ...settings }: StorageObject): Stor
   return { ...settings, filesystem: filesystem ?? { rootdirectory: './data' } };
 }
 
+/** A list of strings (YAML sequence); `key:` with nothing after it is the default. */
+const textList = () => leaf('a list of strings', (v) => (Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v as string[]) : undefined));
+
+/**
+ * notifications.endpoints[]: distribution's configuration.Endpoint, key for key. Its defaults
+ * (notifications/endpoint.go EndpointConfig.defaults) apply to 0 as to absent: timeout 1s,
+ * threshold 10, backoff 1s. `headers` is Go's http.Header, a map of lists (`Authorization:
+ * [Bearer x]`); a single string is taken as a one-element list.
+ */
+const notificationEndpoint = z.strictObject({
+  name: requiredText(),
+  url: leaf('an http:// or https:// URL', (v) => (typeof v === 'string' && /^https?:\/\/[^\s/]+/i.test(v) && URL.canParse(v) ? v : undefined)),
+  headers: leaf('a mapping of header names to lists of values', (v) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+    const out: Record<string, string[]> = {};
+    for (const [name, value] of Object.entries(v)) {
+      const values = typeof value === 'string' ? [value] : Array.isArray(value) && value.every((s) => typeof s === 'string') ? (value as string[]) : undefined;
+      if (values === undefined || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return undefined;
+      out[name] = values;
+    }
+    return out;
+  }).default({}),
+  timeout: duration().default(1000),
+  threshold: count(1_000_000).default(10),
+  backoff: duration().default(1000),
+  ignoredmediatypes: textList().default([]),
+  ignore: section({ mediatypes: textList().default([]), actions: textList().default([]) }),
+  disabled: bool().default(false),
+});
+
 export const configSchema = z.strictObject({
   /** distribution requires it; 0.1 is the only version there is. */
   version: text().default('0.1'),
@@ -210,12 +240,27 @@ export const configSchema = z.strictObject({
     .refine((auth) => Object.keys(auth).length <= 1, { error: 'must configure one auth scheme: htpasswd or token' })
     .prefault({}),
   storage: storageObject.transform(storageWithDriver).prefault({}),
+  /** Webhooks (distribution's notifications section); Quayside's queue settings are under quayside.notifications. */
+  notifications: section({
+    events: section({ includereferences: bool().default(false) }),
+    endpoints: z
+      .array(notificationEndpoint)
+      .refine((endpoints) => new Set(endpoints.map((e) => e.name)).size === endpoints.length, { error: 'must give each endpoint its own name' })
+      .default([]),
+  }),
   /** Quayside's own settings (no distribution equivalent); REGISTRY_QUAYSIDE_* overrides apply too. */
   quayside: section({
     /** SHA-256 engine: auto (native when built, else wasm), native, wasm. QUAYSIDE_HASH_ENGINE wins. */
     hashengine: oneOf(['auto', 'native', 'wasm']).default('auto'),
     /** Chunk worker threads (persist + hash); 0 = sized to the engine (workers/pool.ts defaultWorkerCount). */
     workers: count(256).default(0),
+    /** The durable notification queue (notifications/queue.ts): Quayside's, distribution's queue is in memory. */
+    notifications: section({
+      /** Events written but not yet delivered to every endpoint; a new event beyond it is dropped, counted and logged. */
+      queuesize: count(10_000_000).default(10_000),
+      /** This process's queue folder and events' source.instanceID; "" = <hostname>-<http.addr port>. Unique per live replica. */
+      instanceid: leaf('letters, digits, ".", "_" or "-"', (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]{0,128}$/.test(v) && v !== '.' && v !== '..' ? v : undefined)).default(''),
+    }),
     limits: section({
       /** Largest blob an upload may grow to, bytes; 0 = no limit. Beyond: 413. */
       uploadsize: size().default(0),
@@ -296,7 +341,6 @@ export const distributionOnlyKeys: readonly string[] = [
   'storage.s3.usedualstack',
   'storage.s3.accelerate',
   'middleware',
-  'notifications',
   'redis',
   'health',
   'catalog',

@@ -29,6 +29,7 @@ async function redirectToStore(ctx: RequestContext, digest: Digest): Promise<voi
   if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
   const location = ctx.services.blobs.redirectUrl(digest, ctx.req.method ?? 'GET');
   if (location === undefined) return sendBlob(ctx, digest, size, size === 0 ? Buffer.alloc(0) : undefined);
+  ctx.services.notifications?.blobPulled(ctx, digest, size);
   sendEmpty(ctx.res, 307, { [HEADER.location]: location, [HEADER.contentDigest]: digest.value });
 }
 
@@ -43,7 +44,8 @@ async function getStoredBlob(ctx: RequestContext, digest: Digest): Promise<void>
 }
 
 /** The answer for a blob of `size` bytes: `bytes` when in memory, else streamed from storage. */
-function sendBlob({ req, res, services }: RequestContext, digest: Digest, size: number, bytes: Buffer | undefined): Promise<void> | void {
+function sendBlob(ctx: RequestContext, digest: Digest, size: number, bytes: Buffer | undefined): Promise<void> | void {
+  const { req, res, services } = ctx;
   const range = parseBlobRange(req.headers.range, size);
   if (range.kind === 'unsatisfiable') {
     res.setHeader(HEADER.contentRange, `bytes */${size}`);
@@ -61,19 +63,23 @@ function sendBlob({ req, res, services }: RequestContext, digest: Digest, size: 
   };
   if (partial) headers[HEADER.contentRange] = `bytes ${start}-${end}/${size}`;
   const status = partial ? 206 : 200;
+  if (bytes) services.notifications?.blobPulled(ctx, digest, size);
   if (bytes) return sendBytes(req, res, status, partial ? bytes.subarray(start, end + 1) : bytes, headers);
   return services.blobs.open(digest, start, end).then((body) => {
     if (!body) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
     headers[HEADER.contentLength] = String(end - start + 1);
+    services.notifications?.blobPulled(ctx, digest, size);
     return sendStream(req, res, status, headers, body);
   });
 }
 
 /** end-10: unlinks the blob from the repository (its bytes go at garbage collection). */
-export const deleteBlob: Handler = async ({ res, params, services }) => {
+export const deleteBlob: Handler = async (ctx) => {
+  const { res, params, services } = ctx;
   requireDeleteEnabled(services);
   const digest = parseDigest(requireParam(params.digest, 'digest'));
   if (!(await services.blobs.isLinked(params.name, digest))) throw new RegistryError('BLOB_UNKNOWN', { digest: digest.value });
   await services.blobs.unlink(params.name, digest);
+  await services.notifications?.blobDeleted(ctx, digest);
   sendEmpty(res, 202, { [HEADER.contentDigest]: digest.value });
 };

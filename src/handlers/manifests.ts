@@ -13,14 +13,17 @@ export const MANIFEST_LIMIT = 4 * 1024 * 1024;
 const MAX_TAGS_PER_PUT = 100;
 
 /** end-3 (GET/HEAD by tag or digest): the stored bytes, with their digest and media type. */
-export const getManifest: Handler = ({ req, res, params, services }) => {
+export const getManifest: Handler = (ctx) => {
+  const { req, res, params, services } = ctx;
   const reference = parseLookupReference(params.name, requireParam(params.reference, 'reference'));
-  const send = (manifest: StoredManifest): void =>
+  const send = (manifest: StoredManifest): void => {
     sendBytes(req, res, 200, manifest.bytes, {
       [HEADER.contentType]: manifest.mediaType,
       [HEADER.contentDigest]: manifest.digest.value,
       [HEADER.etag]: `"${manifest.digest.value}"`,
     });
+    services.notifications?.manifestPulled(ctx, manifest, typeof reference === 'string' ? reference : undefined);
+  };
   // Cached (the common case of a pull by tag): answered now, without an await.
   const cached = services.manifests.cached(params.name, reference);
   if (cached) return send(cached);
@@ -32,7 +35,8 @@ export const getManifest: Handler = ({ req, res, params, services }) => {
  * (OCI 1.1). A manifest with a `subject` is answered with OCI-Subject so the client knows the
  * registry indexed the referrer.
  */
-export const putManifest: Handler = async ({ req, res, params, query, services }) => {
+export const putManifest: Handler = async (ctx) => {
+  const { req, res, params, query, services } = ctx;
   const reference = parsePushReference(requireParam(params.reference, 'reference'));
   const tags = query.getAll('tag');
   if (tags.length > MAX_TAGS_PER_PUT) throw new RegistryError('TAG_INVALID', { reason: `at most ${MAX_TAGS_PER_PUT} ?tag= per PUT`, tags: tags.length });
@@ -42,6 +46,7 @@ export const putManifest: Handler = async ({ req, res, params, query, services }
   const body = await readBounded(req, MANIFEST_LIMIT);
   const { digest, parsed } = await services.manifests.put(params.name, reference, tags, body, req.headers[HEADER.contentType]);
   services.catalog.noteWrite(params.name);
+  await services.notifications?.manifestPushed(ctx, { digest, size: body.length, parsed }, typeof reference === 'string' ? [reference, ...tags] : tags);
   sendEmpty(res, 201, {
     [HEADER.location]: `/v2/${params.name}/manifests/${digest.value}`,
     [HEADER.contentDigest]: digest.value,
@@ -50,10 +55,12 @@ export const putManifest: Handler = async ({ req, res, params, query, services }
 };
 
 /** end-9: DELETE by digest removes the manifest and its tags; by tag removes the tag only. */
-export const deleteManifest: Handler = async ({ res, params, services }) => {
+export const deleteManifest: Handler = async (ctx) => {
+  const { res, params, services } = ctx;
   requireDeleteEnabled(services);
   const reference = parseLookupReference(params.name, requireParam(params.reference, 'reference'));
   if (typeof reference === 'string') await services.manifests.deleteTag(params.name, reference);
   else await services.manifests.deleteRevision(params.name, reference);
+  await (typeof reference === 'string' ? services.notifications?.tagDeleted(ctx, reference) : services.notifications?.manifestDeleted(ctx, reference));
   sendEmpty(res, 202);
 };

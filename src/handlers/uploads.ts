@@ -125,10 +125,11 @@ export const postUpload: Handler = async (ctx) => {
     sendUploadAccepted(ctx, 202, ref, 0);
     return;
   }
-  await underLock(ctx, ref, async () => {
+  const { size } = await underLock(ctx, ref, async () => {
     if (hasBody(ctx.req)) await services.uploads.append(ref, undefined, ctx.req, declaredLength(ctx));
-    await services.uploads.commit(ref, digest);
+    return services.uploads.commit(ref, digest);
   });
+  await services.notifications?.blobPushed(ctx, digest, size);
   sendBlobCreated(ctx, digest);
 };
 
@@ -139,8 +140,10 @@ async function tryMount(ctx: RequestContext, digest: Digest, from: string | null
   // Mounting reads the source: without pull on it, fall back to an upload (as distribution does).
   if (!ctx.grants.allows('repository', from, 'pull')) return false;
   const { blobs } = ctx.services;
-  if ((await blobs.statInRepository(from, digest)) === undefined) return false;
+  const size = await blobs.statInRepository(from, digest);
+  if (size === undefined) return false;
   await blobs.link(ctx.params.name, digest);
+  await ctx.services.notifications?.blobMounted(ctx, digest, size, from);
   return true;
 }
 
@@ -163,12 +166,13 @@ export const putUpload: Handler = async (ctx) => {
   const digestParam = ctx.query.get('digest');
   if (digestParam === null) throw new RegistryError('DIGEST_INVALID', { reason: 'PUT needs ?digest=' });
   const digest = parseDigest(digestParam);
-  await underLock(ctx, ref, async () => {
+  const { size } = await underLock(ctx, ref, async () => {
     await ctx.services.uploads.offset(ref.repo, ref.id);
     const range = chunkRange(ctx);
     if (hasBody(ctx.req)) await ctx.services.uploads.append(ref, range?.start, ctx.req, declaredLength(ctx));
-    await ctx.services.uploads.commit(ref, digest);
+    return ctx.services.uploads.commit(ref, digest);
   });
+  await ctx.services.notifications?.blobPushed(ctx, digest, size);
   sendBlobCreated(ctx, digest);
 };
 
