@@ -26,6 +26,11 @@ import { schedulePurging } from './uploads/purge.ts';
 import { createAuthenticator } from './auth/create.ts';
 import { UploadGate } from './uploads/upload-gate.ts';
 import { recoverAsideBlobs } from './gc/aside.ts';
+import type { StorageDriver } from './storage/driver.ts';
+import { RegistryMetrics } from './metrics/metrics.ts';
+import { Readiness } from './metrics/probes.ts';
+import { StorageDriverCheck } from './metrics/health.ts';
+import { startDebugServer } from './metrics/debug-server.ts';
 
 /** Batch buffers out at once before uploads wait to fill their next (uploads/batch-buffers.ts): 32 MiB at 4 MiB batches. */
 const BATCH_BUFFERS = 8;
@@ -34,6 +39,10 @@ export interface Registry {
   /** http://host:port of the listening server. */
   readonly url: string;
   readonly port: number;
+  /** http://host:port of the debug server (http.debug.addr), when configured. */
+  readonly debugUrl?: string;
+  /** The metrics (http.debug.prometheus.enabled), e.g. for the lead to wire notifications: metrics.watchNotifications(...). */
+  readonly metrics?: RegistryMetrics;
   /** Stop accepting, let in-flight requests finish (up to `graceMs`), close the pool. */
   close(graceMs?: number): Promise<void>;
 }
@@ -54,7 +63,20 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const opened = await openDriver(driverParams).catch((err: unknown) => {
     throw new StorageOpenError(`cannot open storage (${describeStorage(driverParams)}): ${(err as Error).message}`, { cause: err });
   });
-  const driver = opened.driver;
+  // Metrics exist only with http.debug.addr and prometheus.enabled: otherwise nothing on the request
+  // path or the driver is instrumented (src/metrics). Sources are read at scrape time only.
+  const debug = config.http.debug;
+  const metrics = debug.addr !== undefined && debug.prometheus.enabled
+    ? new RegistryMetrics({
+        driverName: opened.driver.name,
+        hashEngine: () => engine.name,
+        pool: () => pool.stats(),
+        uploadsInFlight: () => services.uploadGate.inFlight,
+        caches: () => ({ ...services.blobs.cacheCounts(), ...services.manifests.cacheCounts() }),
+      })
+    : undefined;
+  const driver = metrics ? metrics.instrument(opened.driver) : opened.driver;
+  const readiness = new Readiness();
   // Blobs a garbage collection left aside when it died are invisible until put back (gc/aside.ts; O(1) when none).
   // A failure here (read-only storage, say) must not keep the registry from serving what it
   // has: the next garbage-collect run puts the blobs back as well.
@@ -82,10 +104,18 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     uploadGate: new UploadGate(config.quayside.limits.concurrentuploads),
     uploads,
     uploadLocks: locks,
+    requestMetrics: metrics?.requests,
+    readiness,
   };
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;
   const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, (ref) => uploads.discard(ref), purging, log) : () => undefined;
+  const healthChecks = startHealthChecks(config, driver, opened.driver.name, log);
+  const debugServer = debug.addr === undefined ? undefined : await startDebugServer({ addr: debug.addr, metrics, metricsPath: debug.prometheus.path, checks: healthChecks, log }).catch(async (err: unknown) => {
+    for (const check of healthChecks) check.stop();
+    await pool.close();
+    throw err;
+  });
   const { host, port } = parseAddr(config.http.addr);
   server.listen(port, host);
   await once(server, 'listening');
@@ -95,6 +125,8 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
 
   let closing: Promise<void> | undefined;
   const close = async (graceMs = 10_000): Promise<void> => {
+    // /readyz answers 503 from now on; /livez and the debug server answer until the end.
+    readiness.shuttingDown();
     stopPurging();
     server.close();
     server.closeIdleConnections();
@@ -103,13 +135,26 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     clearTimeout(forced);
     await locks.idle();
     await pool.close();
+    for (const check of healthChecks) check.stop();
+    await debugServer?.close();
     if (opened.kind === 's3') opened.driver.close();
   };
   return {
     url: `${config.http.tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
     port: address.port,
+    ...(debugServer ? { debugUrl: debugServer.url } : {}),
+    ...(metrics ? { metrics } : {}),
     close: (graceMs) => (closing ??= close(graceMs)),
   };
+}
+
+/** health.storagedriver: the periodic write and read-back of metrics/health.ts, started now. */
+function startHealthChecks(config: Config, driver: StorageDriver, driverName: string, log: Logger): StorageDriverCheck[] {
+  const settings = config.health.storagedriver;
+  if (!settings.enabled) return [];
+  const check = new StorageDriverCheck(driver, driverName, { interval: settings.interval, threshold: settings.threshold, readOnly: config.storage.maintenance.readonly.enabled }, log);
+  check.start();
+  return [check];
 }
 
 interface UploadParts {

@@ -7,6 +7,8 @@ import type { UploadBackend } from './uploads/backend.ts';
 import type { UploadLocks } from './uploads/upload-lock.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { UploadGate } from './uploads/upload-gate.ts';
+import type { RequestObserver } from './metrics/http-metrics.ts';
+import type { Readiness } from './metrics/probes.ts';
 
 /**
  * The dependency container the composition root (registry.ts) builds and every handler receives:
@@ -27,4 +29,8 @@ export interface Services {
   readonly uploadGate: UploadGate;
   /** Set when `auth` is configured. */
   readonly auth: Authenticator | undefined;
+  /** Counts every request (http/server.ts); only set when metrics are on (http.debug.prometheus), so off costs nothing. */
+  readonly requestMetrics?: RequestObserver | undefined;
+  /** /readyz: false once close() started (metrics/probes.ts); absent means ready. */
+  readonly readiness?: Readiness | undefined;
 }

@@ -11,12 +11,18 @@ export interface AccessRequest {
   readonly actions: readonly Action[];
 }
 
-/** Per route (routing/routes.ts): which actions on the request's repository it needs. */
-export type RouteAccess = 'none' | 'pull' | 'push' | 'delete' | 'catalog';
+/**
+ * Per route (routing/routes.ts): which actions on the request's repository it needs. `none`
+ * needs no action but still an authenticated client (GET /v2/ answers the challenge); `public`
+ * is not authenticated at all (the load balancer probes /livez and /readyz, which say nothing
+ * about the registry's content).
+ */
+export type RouteAccess = 'none' | 'public' | 'pull' | 'push' | 'delete' | 'catalog';
 
 export function accessFor(kind: RouteAccess, name: string): AccessRequest[] {
   switch (kind) {
     case 'none':
+    case 'public':
       return [];
     case 'catalog':
       return [{ type: 'registry', name: 'catalog', actions: ['*'] }];

@@ -4,6 +4,7 @@ import { getCatalog } from '../handlers/catalog.ts';
 import { deleteManifest, getManifest, putManifest } from '../handlers/manifests.ts';
 import { getReferrers } from '../handlers/referrers.ts';
 import { getTags } from '../handlers/tags.ts';
+import { getLivez, getReadyz } from '../metrics/probes.ts';
 import { deleteUpload, getUploadStatus, patchUpload, postUpload, putUpload } from '../handlers/uploads.ts';
 import type { Handler } from '../http/context.ts';
 import type { RouteAccess } from '../auth/access.ts';
@@ -42,4 +43,9 @@ export const routes: readonly Route[] = [
   { id: 'cancel', method: 'DELETE', path: '/v2/:name/blobs/uploads/:uuid', handler: deleteUpload, access: 'push' },
   { id: 'end-8a, end-8b', method: 'GET', path: '/v2/:name/tags/list', handler: getTags, access: 'pull' },
   { id: 'end-12a, end-12b', method: 'GET', path: '/v2/:name/referrers/:digest', handler: getReferrers, access: 'pull' },
+  // Probes for load balancers and Kubernetes (zot's names), outside /v2/ and without auth (metrics/probes.ts).
+  { id: 'livez', method: 'GET', path: '/livez', handler: getLivez, access: 'public' },
+  { id: 'livez', method: 'HEAD', path: '/livez', handler: getLivez, access: 'public' },
+  { id: 'readyz', method: 'GET', path: '/readyz', handler: getReadyz, access: 'public' },
+  { id: 'readyz', method: 'HEAD', path: '/readyz', handler: getReadyz, access: 'public' },
 ];
