@@ -127,6 +127,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const close = async (graceMs = 10_000): Promise<void> => {
     // /readyz answers 503 from now on; /livez and the debug server answer until the end.
     readiness.shuttingDown();
+    for (const check of healthChecks) check.stop();
     stopPurging();
     server.close();
     server.closeIdleConnections();
@@ -135,7 +136,6 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     clearTimeout(forced);
     await locks.idle();
     await pool.close();
-    for (const check of healthChecks) check.stop();
     await debugServer?.close();
     if (opened.kind === 's3') opened.driver.close();
   };

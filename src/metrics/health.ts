@@ -42,20 +42,23 @@ export interface StorageCheckOptions {
 }
 
 const PROBE_PREFIX = 'quayside storage health check ';
+/** A check running this long (or one interval, if longer) counts as a failure at every tick until it ends. */
+const HUNG_AFTER_MS = 5_000;
 
 /**
  * health.storagedriver: every `interval`, write a small object under the root and read it back
  * (distribution only stats "/"; a full disk or a read-only mount passes a stat and fails every
  * push, so Quayside writes). One fixed path for every replica on a shared bucket: what is read
  * back must be a probe, not this process's own, or replicas writing in turn would fail each
- * other. A check still running when the next is due counts as a failure (a hung NFS mount or an
- * unreachable S3 endpoint never answers, and would otherwise never fail).
+ * other. A check still running after HUNG_AFTER_MS counts as a failure (a hung NFS mount or an
+ * unreachable S3 endpoint never answers, and would otherwise never fail); a slow one is waited for.
  */
 export class StorageDriverCheck implements HealthCheck {
   readonly name: string;
   #failures = 0;
   #failing: string | undefined;
-  #running = false;
+  /** When (Date.now()) the check in flight started; undefined when none is. */
+  #runningSince: number | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -83,16 +86,19 @@ export class StorageDriverCheck implements HealthCheck {
   }
 
   #tick(): void {
-    if (this.#running) {
-      this.#record(new Error(`the previous check has not finished after ${this.options.interval} ms`));
+    const now = Date.now();
+    if (this.#runningSince !== undefined) {
+      // Still running: slow (a durable write on a busy disk) is not failing until it is hung.
+      const hungAfter = Math.max(this.options.interval, HUNG_AFTER_MS);
+      if (now - this.#runningSince >= hungAfter) this.#record(new Error(`the check has not finished after ${now - this.#runningSince} ms`));
       return;
     }
-    this.#running = true;
+    this.#runningSince = now;
     this.#probe().then(
       () => this.#record(undefined),
       (err: unknown) => this.#record(err),
     ).finally(() => {
-      this.#running = false;
+      this.#runningSince = undefined;
     });
   }
 

@@ -36,7 +36,7 @@ export interface MetricsStartOptions {
  */
 export async function startMetricsRegistry(t: Hooks, options: MetricsStartOptions = {}): Promise<MetricsRegistry> {
   const root = await mkdtemp(join(tmpdir(), 'quayside-metrics-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
+  const removeRoot = (): Promise<void> => rm(root, { recursive: true, force: true });
   const prometheus = { enabled: options.prometheus ?? true, ...((options.debug?.['prometheus'] as Record<string, unknown> | undefined) ?? {}) };
   const config = buildConfig({
     log: { level: process.env['QUAYSIDE_TEST_LOG'] ?? 'silent' },
@@ -44,8 +44,15 @@ export async function startMetricsRegistry(t: Hooks, options: MetricsStartOption
     storage: { filesystem: { rootdirectory: root }, delete: { enabled: true }, maintenance: options.maintenance ?? {} },
     ...(options.health ? { health: options.health } : {}),
   }, {});
-  const registry = await createRegistry(config, { workers: 1, ...(options.driverParams ? { driverParams: options.driverParams } : {}) });
-  t.after(() => registry.close(1000));
+  const registry = await createRegistry(config, { workers: 1, ...(options.driverParams ? { driverParams: options.driverParams } : {}) }).catch(async (err: unknown) => {
+    await removeRoot();
+    throw err;
+  });
+  // Closed before the root goes (after hooks run in order): a health check still writing would race the rm.
+  t.after(async () => {
+    await registry.close(1000);
+    await removeRoot();
+  });
   assert.ok(registry.debugUrl, 'the registry has a debug server');
   return { url: registry.url, debugUrl: registry.debugUrl, root, registry };
 }
