@@ -114,6 +114,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const debugServer = debug.addr === undefined ? undefined : await startDebugServer({ addr: debug.addr, metrics, metricsPath: debug.prometheus.path, checks: healthChecks, log }).catch(async (err: unknown) => {
     for (const check of healthChecks) check.stop();
     await pool.close();
+    if (opened.kind === 's3') opened.driver.close();
     throw err;
   });
   const { host, port } = parseAddr(config.http.addr);

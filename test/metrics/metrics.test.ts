@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { garbageCollect } from '../../src/gc/garbage-collect.ts';
 import { FilesystemDriver } from '../../src/storage/filesystem/driver.ts';
@@ -153,4 +154,12 @@ test('metrics off: prometheus.enabled false serves /debug/health but no /metrics
   expectStatus(health, 200);
   assert.deepEqual(JSON.parse(health.body.toString()), {}, describe(health));
   expectStatus(await send(url, '/v2/'), 200);
+});
+
+test('metrics a debug addr that is taken stops start-up with the error, leaving nothing running', async (t) => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const { port } = taken.address() as AddressInfo;
+  await assert.rejects(startMetricsRegistry(t, { debug: { addr: `127.0.0.1:${port}` } }), /EADDRINUSE/);
 });
