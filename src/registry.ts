@@ -27,6 +27,11 @@ import { createAuthenticator } from './auth/create.ts';
 import { UploadGate } from './uploads/upload-gate.ts';
 import { recoverAsideBlobs } from './gc/aside.ts';
 import { Notifications, type NotificationStats } from './notifications/notifications.ts';
+import type { StorageDriver } from './storage/driver.ts';
+import { RegistryMetrics } from './metrics/metrics.ts';
+import { Readiness } from './metrics/probes.ts';
+import { StorageDriverCheck } from './metrics/health.ts';
+import { startDebugServer } from './metrics/debug-server.ts';
 
 /** Batch buffers out at once before uploads wait to fill their next (uploads/batch-buffers.ts): 32 MiB at 4 MiB batches. */
 const BATCH_BUFFERS = 8;
@@ -37,6 +42,10 @@ export interface Registry {
   readonly port: number;
   /** Webhook figures (per endpoint pending and failures, queue size, dropped) when notifications are on. */
   readonly notifications?: NotificationStats;
+  /** http://host:port of the debug server (http.debug.addr), when configured. */
+  readonly debugUrl?: string;
+  /** The metrics (http.debug.prometheus.enabled), e.g. for the lead to wire notifications: metrics.watchNotifications(...). */
+  readonly metrics?: RegistryMetrics;
   /** Stop accepting, let in-flight requests finish (up to `graceMs`), close the pool. */
   close(graceMs?: number): Promise<void>;
 }
@@ -57,7 +66,20 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const opened = await openDriver(driverParams).catch((err: unknown) => {
     throw new StorageOpenError(`cannot open storage (${describeStorage(driverParams)}): ${(err as Error).message}`, { cause: err });
   });
-  const driver = opened.driver;
+  // Metrics exist only with http.debug.addr and prometheus.enabled: otherwise nothing on the request
+  // path or the driver is instrumented (src/metrics). Sources are read at scrape time only.
+  const debug = config.http.debug;
+  const metrics = debug.addr !== undefined && debug.prometheus.enabled
+    ? new RegistryMetrics({
+        driverName: opened.driver.name,
+        hashEngine: () => engine.name,
+        pool: () => pool.stats(),
+        uploadsInFlight: () => services.uploadGate.inFlight,
+        caches: () => ({ ...services.blobs.cacheCounts(), ...services.manifests.cacheCounts() }),
+      })
+    : undefined;
+  const driver = metrics ? metrics.instrument(opened.driver) : opened.driver;
+  const readiness = new Readiness();
   // Blobs a garbage collection left aside when it died are invisible until put back (gc/aside.ts; O(1) when none).
   // A failure here (read-only storage, say) must not keep the registry from serving what it
   // has: the next garbage-collect run puts the blobs back as well.
@@ -77,6 +99,11 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const catalog = new Catalog(driver, LINK_TTL_MS);
   // Before listening: undelivered events a previous run left are reloaded and go out first.
   const notifications = await Notifications.start(config, driver, log);
+  // Read at each scrape only: delivery does nothing per event for metrics' sake.
+  if (metrics && notifications) {
+    const live = notifications;
+    metrics.watchNotifications(() => new Map(live.endpoints.map((endpoint) => [endpoint.name, { pending: () => endpoint.pending, failures: () => endpoint.failures }])));
+  }
   const services: Services = {
     config,
     driver,
@@ -88,10 +115,19 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     uploads,
     uploadLocks: locks,
     ...(notifications ? { notifications } : {}),
+    requestMetrics: metrics?.requests,
+    readiness,
   };
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;
   const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, (ref) => uploads.discard(ref), purging, log) : () => undefined;
+  const healthChecks = startHealthChecks(config, driver, opened.driver.name, log);
+  const debugServer = debug.addr === undefined ? undefined : await startDebugServer({ addr: debug.addr, metrics, metricsPath: debug.prometheus.path, checks: healthChecks, log }).catch(async (err: unknown) => {
+    for (const check of healthChecks) check.stop();
+    await pool.close();
+    if (opened.kind === 's3') opened.driver.close();
+    throw err;
+  });
   const { host, port } = parseAddr(config.http.addr);
   server.listen(port, host);
   await once(server, 'listening');
@@ -101,6 +137,9 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
 
   let closing: Promise<void> | undefined;
   const close = async (graceMs = 10_000): Promise<void> => {
+    // /readyz answers 503 from now on; /livez and the debug server answer until the end.
+    readiness.shuttingDown();
+    for (const check of healthChecks) check.stop();
     stopPurging();
     server.close();
     server.closeIdleConnections();
@@ -110,14 +149,26 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     await locks.idle();
     await notifications?.close();
     await pool.close();
+    await debugServer?.close();
     if (opened.kind === 's3') opened.driver.close();
   };
   return {
     url: `${config.http.tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
     port: address.port,
     ...(notifications ? { notifications } : {}),
+    ...(debugServer ? { debugUrl: debugServer.url } : {}),
+    ...(metrics ? { metrics } : {}),
     close: (graceMs) => (closing ??= close(graceMs)),
   };
+}
+
+/** health.storagedriver: the periodic write and read-back of metrics/health.ts, started now. */
+function startHealthChecks(config: Config, driver: StorageDriver, driverName: string, log: Logger): StorageDriverCheck[] {
+  const settings = config.health.storagedriver;
+  if (!settings.enabled) return [];
+  const check = new StorageDriverCheck(driver, driverName, { interval: settings.interval, threshold: settings.threshold, readOnly: config.storage.maintenance.readonly.enabled }, log);
+  check.start();
+  return [check];
 }
 
 interface UploadParts {

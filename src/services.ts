@@ -8,6 +8,8 @@ import type { UploadLocks } from './uploads/upload-lock.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { UploadGate } from './uploads/upload-gate.ts';
 import type { EventSink } from './notifications/notifications.ts';
+import type { RequestObserver } from './metrics/http-metrics.ts';
+import type { Readiness } from './metrics/probes.ts';
 
 /**
  * The dependency container the composition root (registry.ts) builds and every handler receives:
@@ -30,4 +32,8 @@ export interface Services {
   readonly auth: Authenticator | undefined;
   /** Webhook events (notifications/); absent when no endpoint is enabled, so an event site costs nothing. */
   readonly notifications?: EventSink;
+  /** Counts every request (http/server.ts); only set when metrics are on (http.debug.prometheus), so off costs nothing. */
+  readonly requestMetrics?: RequestObserver | undefined;
+  /** /readyz: false once close() started (metrics/probes.ts); absent means ready. */
+  readonly readiness?: Readiness | undefined;
 }

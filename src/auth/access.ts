@@ -12,8 +12,11 @@ export interface AccessRequest {
 }
 
 /**
- * Per route (routing/routes.ts): which actions on the request's repository it needs. 'none' still
- * needs a valid login when auth is on (as /v2/ does); 'public' needs none (the web UI's files).
+ * Per route (routing/routes.ts): which actions on the request's repository it needs. `none`
+ * needs no action but still an authenticated client (GET /v2/ answers the challenge); `public`
+ * is not authenticated at all (the load balancer probes /livez and /readyz, which say nothing
+ * about the registry's content, and the web UI's files, which hold no data: its page reads the
+ * API, whose auth applies).
  */
 export type RouteAccess = 'none' | 'public' | 'pull' | 'push' | 'delete' | 'catalog';
 

@@ -100,6 +100,9 @@ function oneOf<const T extends string>(values: readonly T[], aliases: Readonly<R
   });
 }
 
+/** An absolute URL path for the debug server's metrics (http.debug.prometheus.path). */
+const metricsPath = () => leaf('a path starting with /', (v) => (typeof v === 'string' && /^\/[!-~]*$/.test(v) ? v : undefined));
+
 const addr = () => leaf('host:port, [v6]:port or :port', (v) => (typeof v === 'string' && splitAddr(v) ? v : undefined));
 
 /** A mapping whose keys all have defaults: absent means "all defaults" (zod's prefault parses `{}`). */
@@ -227,6 +230,14 @@ export const configSchema = z.strictObject({
         clientcas: leaf('a list of file paths', (v) => (Array.isArray(v) && v.every((c) => typeof c === 'string') ? (v as string[]) : undefined)).default([]),
       })
       .optional(),
+    /**
+     * distribution's debug server: a second listener with /debug/health, and /metrics when
+     * prometheus.enabled (configuration.go Debug). No addr, no listener and no metrics (src/metrics).
+     */
+    debug: section({
+      addr: addr().optional(),
+      prometheus: section({ enabled: bool().default(false), path: metricsPath().default('/metrics') }),
+    }),
   }),
   /** At most one scheme, as in distribution (Auth.UnmarshalYAML: "must provide exactly one type"). */
   auth: z
@@ -247,6 +258,15 @@ export const configSchema = z.strictObject({
       .array(notificationEndpoint)
       .refine((endpoints) => new Set(endpoints.map((e) => e.name)).size === endpoints.length, { error: 'must give each endpoint its own name' })
       .default([]),
+  }),
+  /** distribution's health.storagedriver: a periodic write and read-back under the root (src/metrics/health.ts). */
+  health: section({
+    storagedriver: section({
+      enabled: bool().default(false),
+      interval: duration({ positive: true }).default(10_000),
+      /** Consecutive failures before the check reports the driver unhealthy. */
+      threshold: count(1_000_000).default(3),
+    }),
   }),
   /** Quayside's own settings (no distribution equivalent); REGISTRY_QUAYSIDE_* overrides apply too. */
   quayside: section({
@@ -318,7 +338,6 @@ export const distributionOnlyKeys: readonly string[] = [
   'http.relativeurls',
   'http.draintimeout',
   'http.headers',
-  'http.debug',
   'http.http2',
   'http.h2c',
   'http.tls.clientauth',
@@ -342,7 +361,10 @@ export const distributionOnlyKeys: readonly string[] = [
   'storage.s3.accelerate',
   'middleware',
   'redis',
-  'health',
+  // health.storagedriver is implemented (src/metrics/health.ts); these other checkers are not.
+  'health.file',
+  'health.http',
+  'health.tcp',
   'catalog',
   'tags',
   'proxy',

@@ -8,6 +8,7 @@ import { toRegistryError } from '../errors/to-registry-error.ts';
 import { RegistryError } from '../errors/registry-error.ts';
 import type { Logger } from '../log.ts';
 import type { Router } from '../routing/router.ts';
+import type { Route } from '../routing/routes.ts';
 import type { Services } from '../services.ts';
 import type { RequestContext, RouteParams } from './context.ts';
 import { API_VERSION } from './headers.ts';
@@ -67,15 +68,18 @@ export function createHttpServer(router: Router, services: Services, log: Logger
 async function handle(req: IncomingMessage, res: ServerResponse, router: Router, services: Services, rootLog: Logger): Promise<void> {
   inFlight.set(req.socket, res);
   const log = new RequestLog(rootLog);
-  // Timed only when the request line is written (issue 9: nothing per request that no one reads).
-  const started = log.requestLines ? process.hrtime.bigint() : 0n;
+  // Timed only when the request line is written or metrics count it (issue 9: nothing per request that no one reads).
+  const metrics = services.requestMetrics;
+  const started = log.requestLines || metrics ? process.hrtime.bigint() : 0n;
   const rawUrl = req.url ?? '/';
   const queryAt = rawUrl.indexOf('?');
   const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
   let routeId = '-';
+  let matched: Route | undefined;
   try {
     const { route, params } = router.match(req.method ?? 'GET', path);
     routeId = route.id;
+    matched = route;
     const grants = services.auth && route.access !== 'public' ? await services.auth.authorize(req, accessFor(route.access, params.name)) : ALLOW_ALL;
     // storage.maintenance.readonly: every write is refused, reads go on (distribution answers the same).
     if (services.config.storage.maintenance.readonly.enabled && route.method !== 'GET' && route.method !== 'HEAD') {
@@ -87,6 +91,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
       // Nothing to answer and nothing wrong here: what arrived was kept (uploads) or dropped.
       if (log.requestLines) log.get().info({ method: req.method, url: rawUrl, route: routeId, status: 'client-closed' }, 'request');
       res.destroy();
+      metrics?.observe(req, res, matched, started, true);
       return;
     }
     const error = toRegistryError(err);
@@ -101,6 +106,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     }
     else res.destroy();
   }
+  metrics?.observe(req, res, matched, started, false);
   if (!log.requestLines) return;
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   log.get().info({ method: req.method, url: rawUrl, route: routeId, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');

@@ -4,6 +4,7 @@ import { getCatalog } from '../handlers/catalog.ts';
 import { deleteManifest, getManifest, putManifest } from '../handlers/manifests.ts';
 import { getReferrers } from '../handlers/referrers.ts';
 import { getTags } from '../handlers/tags.ts';
+import { getLivez, getReadyz } from '../metrics/probes.ts';
 import { deleteUpload, getUploadStatus, patchUpload, postUpload, putUpload } from '../handlers/uploads.ts';
 import type { Handler } from '../http/context.ts';
 import { getRoot, getUiAsset, getUiPage, getUiRedirect } from '../ui/handlers.ts';
@@ -52,4 +53,9 @@ export const routes: readonly Route[] = [
   { id: 'ui', method: 'HEAD', path: '/ui/', handler: getUiPage, access: 'public' },
   { id: 'ui', method: 'GET', path: '/ui/:asset', handler: getUiAsset, access: 'public' },
   { id: 'ui', method: 'HEAD', path: '/ui/:asset', handler: getUiAsset, access: 'public' },
+  // Probes for load balancers and Kubernetes (zot's names), outside /v2/ and without auth (metrics/probes.ts).
+  { id: 'livez', method: 'GET', path: '/livez', handler: getLivez, access: 'public' },
+  { id: 'livez', method: 'HEAD', path: '/livez', handler: getLivez, access: 'public' },
+  { id: 'readyz', method: 'GET', path: '/readyz', handler: getReadyz, access: 'public' },
+  { id: 'readyz', method: 'HEAD', path: '/readyz', handler: getReadyz, access: 'public' },
 ];

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Digest } from '../digest/digest.ts';
 import { getContentIfExists, PathNotFoundError, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
-import { ENTRY_OVERHEAD_BYTES, LINK_TTL_MS, LinkCache, stringBytes } from './link-cache.ts';
+import { CacheCounts, ENTRY_OVERHEAD_BYTES, LINK_TTL_MS, LinkCache, stringBytes } from './link-cache.ts';
 
 /** Blobs up to this size are served from memory once read (configs, small layers, signatures). */
 export const SMALL_BLOB_MAX = 64 * 1024;
@@ -26,6 +26,9 @@ export class BlobStore {
     sizeCalculation: (bytes, key) => bytes.length + stringBytes(key) + ENTRY_OVERHEAD_BYTES,
   });
 
+  /** Lookups of the small-blob cache (src/metrics reads them). */
+  private readonly smallCounts = new CacheCounts();
+
   constructor(
     private readonly driver: StorageDriver,
     /** Answer blob GET/HEAD with a redirect to the store where it can (storage.redirect.disable: false). */
@@ -44,7 +47,7 @@ export class BlobStore {
   cachedSmall(repo: string, digest: Digest): Buffer | undefined {
     const size = this.linked.get(`${repo}@${digest.value}`);
     if (size === undefined || size > SMALL_BLOB_MAX) return undefined;
-    return size === 0 ? EMPTY : this.small.get(digest.value);
+    return size === 0 ? EMPTY : this.smallCounts.count(this.small.get(digest.value));
   }
 
   /** Size of the blob as seen from `repo`; undefined when not linked there or not stored. */
@@ -74,6 +77,11 @@ export class BlobStore {
     return data.size;
   }
 
+  /** Lookups of each cache, by the name registry_storage_cache_*{cache} shows. */
+  cacheCounts(): Readonly<Record<string, CacheCounts>> {
+    return { blob_links: this.linked.counts, small_blobs: this.smallCounts };
+  }
+
   /** Bytes the small-blob cache holds, as counted against its bound (tests). */
   get cachedSmallBytes(): number {
     return this.small.calculatedSize;
@@ -81,7 +89,7 @@ export class BlobStore {
 
   /** The whole content of a blob of at most SMALL_BLOB_MAX bytes, from memory when it can. */
   async readSmall(digest: Digest): Promise<Buffer | undefined> {
-    const cached = this.small.get(digest.value);
+    const cached = this.smallCounts.count(this.small.get(digest.value));
     if (cached) return cached;
     const bytes = await this.read(digest);
     if (!bytes || bytes.length > SMALL_BLOB_MAX) return bytes;

@@ -18,6 +18,22 @@ export function stringBytes(text: string): number {
   return 2 * text.length + 16;
 }
 
+/**
+ * Lookups of one cache, hit or missed: two plain numbers, read when metrics are scraped
+ * (registry_storage_cache_*, src/metrics), so counting costs the same with metrics on or off.
+ */
+export class CacheCounts {
+  hits = 0;
+  misses = 0;
+
+  /** `value`, counted as a hit when there is one. */
+  count<T>(value: T | undefined): T | undefined {
+    if (value === undefined) this.misses++;
+    else this.hits++;
+    return value;
+  }
+}
+
 export interface LinkCacheOptions<V> {
   readonly ttlMs: number;
   /** Bound on the whole cache: the least recently used entries go first past it. */
@@ -67,9 +83,12 @@ export class LinkCache<V> {
     if (token === this.writes) this.entries.set(key, { value });
   }
 
+  /** Lookups through get(). */
+  readonly counts = new CacheCounts();
+
   /** The cached value; undefined when absent or older than `ttlMs`. */
   get(key: string): V | undefined {
-    return this.entries.get(key)?.value;
+    return this.counts.count(this.entries.get(key))?.value;
   }
 
   /**

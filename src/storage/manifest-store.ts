@@ -8,7 +8,7 @@ import type { BlobStore } from './blob-store.ts';
 import { getContentIfExists, type StorageDriver } from './driver.ts';
 import { paths } from './paths.ts';
 import { KeyedQueue } from './keyed-queue.ts';
-import { ENTRY_OVERHEAD_BYTES, LINK_TTL_MS, LinkCache, stringBytes } from './link-cache.ts';
+import { CacheCounts, ENTRY_OVERHEAD_BYTES, LINK_TTL_MS, LinkCache, stringBytes } from './link-cache.ts';
 import { repositoryExists } from './repositories.ts';
 
 const MIB = 1024 * 1024;
@@ -58,6 +58,8 @@ export class ManifestStore {
     maxEntrySize: MANIFEST_CACHE_ENTRY_MAX,
     sizeCalculation: (manifest, key) => manifest.bytes.length + stringBytes(key) + stringBytes(manifest.mediaType) + ENTRY_OVERHEAD_BYTES,
   });
+  /** Lookups of the manifest cache (src/metrics reads them). */
+  private readonly manifestCounts = new CacheCounts();
   /** tag → digest (null: no such tag), and whether a revision is in a repository; link-cache.ts. */
   private readonly tags = new LinkCache<Digest | null>({ ttlMs: LINK_TTL_MS, maxBytes: 16 * MIB, valueBytes: digestBytes });
   private readonly revisions = new LinkCache<boolean>({ ttlMs: LINK_TTL_MS, maxBytes: 8 * MIB, valueBytes: () => 0 });
@@ -86,6 +88,11 @@ export class ManifestStore {
     this.limits = { maxReferences: options.maxReferences ?? DEFAULT_MAX_REFERENCES };
   }
 
+  /** Lookups of each cache, by the name registry_storage_cache_*{cache} shows. */
+  cacheCounts(): Readonly<Record<string, CacheCounts>> {
+    return { manifests: this.manifestCounts, tags: this.tags.counts, revisions: this.revisions.counts, tag_lists: this.tagLists.counts };
+  }
+
   /** Bytes the manifest cache holds, as counted against its bound (tests). */
   get cachedManifestBytes(): number {
     return this.cache.calculatedSize;
@@ -98,7 +105,7 @@ export class ManifestStore {
   cached(repo: string, reference: Tag | Digest): StoredManifest | undefined {
     const digest = typeof reference === 'string' ? this.tags.get(`${repo}:${reference}`) : reference;
     if (!digest || this.revisions.get(`${repo}@${digest.value}`) !== true) return undefined;
-    return this.cache.get(digest.value);
+    return this.manifestCounts.count(this.cache.get(digest.value));
   }
 
   /** Resolves a tag or digest reference to the manifest; MANIFEST_UNKNOWN (code-7) when absent. */
@@ -137,7 +144,7 @@ export class ManifestStore {
   }
 
   private async load(digest: Digest): Promise<StoredManifest | undefined> {
-    const cached = this.cache.get(digest.value);
+    const cached = this.manifestCounts.count(this.cache.get(digest.value));
     if (cached) return cached;
     const bytes = await this.blobs.read(digest);
     if (!bytes) return undefined;

@@ -7,6 +7,7 @@ import type { Digest } from '../digest/digest.ts';
  *
  *   <root>/docker/registry/v2/
  *   ├── gc-aside                                                Quayside: blobs a running gc moved aside
+ *   ├── health-check                                            Quayside: health.storagedriver's probe object
  *   ├── blobs/<alg>/<hex[0:2]>/<hex>/data                       content-addressed bytes
  *   │                               /data~gc                    Quayside: a blob mid-delete (gc)
  *   └── repositories/<name>/
@@ -45,6 +46,8 @@ export const paths = {
    * only blobs/ and repositories/, so it never sees this file.
    */
   gcAsideJournal: `${ROOT}/gc-aside`,
+  /** Written and read back by the storage health check (metrics/health.ts); distribution never walks it. */
+  healthCheck: `${ROOT}/health-check`,
 
   repository: (repo: string) => `${ROOT}/repositories/${repo}`,
   /** A folder under repositories/ that may be a repository or a prefix of names ('' is the root). */

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.ts';
+import { countPurgeRun } from '../metrics/runs.ts';
 import { getContentIfExists, type StorageDriver } from '../storage/driver.ts';
 import { paths } from '../storage/paths.ts';
 import { listRepositories } from '../storage/repositories.ts';
@@ -44,9 +45,13 @@ export function schedulePurging(driver: StorageDriver, discard: (ref: UploadRef)
   const run = (): void => {
     purgeStaleUploads(driver, discard, options.age, options.dryrun).then(
       (result) => {
+        countPurgeRun(result.purged.length, options.dryrun);
         if (result.purged.length > 0 || options.dryrun) log.info({ examined: result.examined, purged: result.purged.length, dryRun: options.dryrun }, 'stale uploads purged');
       },
-      (err: unknown) => log.error({ err }, 'upload purging failed'),
+      (err: unknown) => {
+        countPurgeRun(undefined, options.dryrun);
+        log.error({ err }, 'upload purging failed');
+      },
     );
   };
   const first = setTimeout(run, 1000);

@@ -10,6 +10,11 @@ export class UploadGate {
 
   constructor(private readonly max: number) {}
 
+  /** Requests writing upload bytes now (registry_uploads_in_flight reads it at scrape time). */
+  get inFlight(): number {
+    return this.active;
+  }
+
   /** A release function; throws TOOMANYREQUESTS when full. 0 means no cap. */
   enter(): () => void {
     if (this.max > 0 && this.active >= this.max) {

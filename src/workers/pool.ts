@@ -13,7 +13,22 @@ export interface ChunkPool {
   appendChunk(task: AppendChunkTask): Promise<AppendChunkResult>;
   hashChunk(task: HashChunkTask): Promise<AppendChunkResult>;
   hashUpload(task: HashUploadTask): Promise<HashUploadResult>;
+  /** piscina's own counters, read when metrics are scraped (src/metrics): nothing is added per task. */
+  stats(): PoolStats;
   close(): Promise<void>;
+}
+
+/** piscina's summary of a timing histogram: mean, min, max, p50, p99... in ms. */
+export type PiscinaHistogramSummary = Piscina['histogram']['runTime'];
+
+/** Times in ms, since the pool started (piscina's recordTiming histograms, never reset). */
+export interface PoolStats {
+  readonly queueSize: number;
+  readonly completed: number;
+  readonly threads: number;
+  readonly utilization: number;
+  readonly runTime: PiscinaHistogramSummary;
+  readonly waitTime: PiscinaHistogramSummary;
 }
 
 /**
@@ -56,6 +71,7 @@ export function createChunkPool(driver: DriverParams, engine: string, threads = 
     appendChunk: (task) => pool.run(task, { name: TASK.appendChunk }) as Promise<AppendChunkResult>,
     hashChunk: (task) => pool.run(task, { name: TASK.hashChunk }) as Promise<AppendChunkResult>,
     hashUpload: (task) => pool.run(task, { name: TASK.hashUpload }) as Promise<HashUploadResult>,
+    stats: () => ({ queueSize: pool.queueSize, completed: pool.completed, threads: pool.threads.length, utilization: pool.utilization, runTime: pool.histogram.runTime, waitTime: pool.histogram.waitTime }),
     close: () => pool.close(),
   };
 }

@@ -64,10 +64,13 @@ test('config sections distribution has and Quayside does not implement are warni
   assert.equal(config.storage.filesystem?.rootdirectory, '/r');
   // storage.redirect is a Quayside key now (it matters for s3): read, not warned about.
   assert.equal(config.storage.redirect.disable, true);
-  for (const path of ['log.formatter', 'log.fields', 'http.secret', 'http.headers', 'http.debug', 'storage.filesystem.maxthreads', 'storage.cache', 'redis', 'health', 'proxy', 'validation']) {
+  // http.debug and health are Quayside keys now (src/metrics): read, not warned about.
+  assert.equal(config.http.debug.addr, ':5001');
+  assert.equal(config.health.storagedriver.enabled, true);
+  for (const path of ['log.formatter', 'log.fields', 'http.secret', 'http.headers', 'storage.filesystem.maxthreads', 'storage.cache', 'redis', 'proxy', 'validation']) {
     assert.ok(warnings.some((w) => w.startsWith(`${path} is a distribution setting Quayside does not implement`)), `no warning for ${path}: ${warnings.join(' | ')}`);
   }
-  assert.equal(warnings.length, 11);
+  assert.equal(warnings.length, 9);
   // The same from the environment names the variable; a distribution-only key set by env is not applied.
   assert.deepEqual(build({}, { REGISTRY_REDIS_ADDRS: '[a:1]' }).warnings, ['redis (REGISTRY_REDIS_ADDRS) is a distribution setting Quayside does not implement; ignored']);
 });
@@ -185,5 +188,6 @@ test('config a docker-registry config.yml as the Debian package ships it starts,
   const warnings: string[] = [];
   const config = await loadConfig(file, {}, { onWarning: (message) => warnings.push(message) });
   assert.equal(config.storage.filesystem?.rootdirectory, '/var/lib/docker-registry');
-  assert.deepEqual(warnings.map((w) => w.split(' ')[0]), ['log.fields', 'storage.cache', 'http.headers', 'health']);
+  assert.deepEqual(warnings.map((w) => w.split(' ')[0]), ['log.fields', 'storage.cache', 'http.headers']);
+  assert.deepEqual(config.health.storagedriver, { enabled: true, interval: 10_000, threshold: 3 });
 });
