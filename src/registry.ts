@@ -26,6 +26,7 @@ import { schedulePurging } from './uploads/purge.ts';
 import { createAuthenticator } from './auth/create.ts';
 import { UploadGate } from './uploads/upload-gate.ts';
 import { recoverAsideBlobs } from './gc/aside.ts';
+import { PullThroughCache } from './proxy/pull-through.ts';
 
 /** Batch buffers out at once before uploads wait to fill their next (uploads/batch-buffers.ts): 32 MiB at 4 MiB batches. */
 const BATCH_BUFFERS = 8;
@@ -82,6 +83,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     uploadGate: new UploadGate(config.quayside.limits.concurrentuploads),
     uploads,
     uploadLocks: locks,
+    ...(config.proxy ? { proxy: new PullThroughCache(config.proxy, log) } : {}),
   };
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;
@@ -101,6 +103,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     const forced = setTimeout(() => server.closeAllConnections(), graceMs);
     await once(server, 'close').catch(() => undefined);
     clearTimeout(forced);
+    await services.proxy?.close();
     await locks.idle();
     await pool.close();
     if (opened.kind === 's3') opened.driver.close();

@@ -7,6 +7,7 @@ import type { UploadBackend } from './uploads/backend.ts';
 import type { UploadLocks } from './uploads/upload-lock.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import type { UploadGate } from './uploads/upload-gate.ts';
+import type { PullThroughCache } from './proxy/pull-through.ts';
 
 /**
  * The dependency container the composition root (registry.ts) builds and every handler receives:
@@ -27,4 +28,6 @@ export interface Services {
   readonly uploadGate: UploadGate;
   /** Set when `auth` is configured. */
   readonly auth: Authenticator | undefined;
+  /** Set when `proxy` is configured: the pull-through cache the blob and manifest GETs hook into (src/proxy/). */
+  readonly proxy?: PullThroughCache;
 }

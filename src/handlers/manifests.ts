@@ -13,7 +13,9 @@ export const MANIFEST_LIMIT = 4 * 1024 * 1024;
 const MAX_TAGS_PER_PUT = 100;
 
 /** end-3 (GET/HEAD by tag or digest): the stored bytes, with their digest and media type. */
-export const getManifest: Handler = ({ req, res, params, services }) => {
+export const getManifest: Handler = (ctx) => {
+  if (ctx.services.proxy?.intercepts(ctx)) return ctx.services.proxy.getManifest(ctx, getManifest);
+  const { req, res, params, services } = ctx;
   const reference = parseLookupReference(params.name, requireParam(params.reference, 'reference'));
   const send = (manifest: StoredManifest): void =>
     sendBytes(req, res, 200, manifest.bytes, {
