@@ -156,6 +156,7 @@ export class PullThroughCache {
       const fetch = new BlobFetch(digest, size, spoolPath, res, (done) => this.storeBlob(services, name, done), (err) => this.log.error({ err, name, digest: digest.value }, 'pull-through: could not store a fetched blob'));
       const finished = fetch.done.then(() => {
         this.fetches.delete(key);
+        fetch.retire();
         if (fetch.failed) this.log.warn({ err: fetch.failed, name, digest: digest.value, upstream: remote.remote.client.host }, 'pull-through: blob fetch failed');
       });
       this.track(finished);
@@ -182,6 +183,7 @@ export class PullThroughCache {
 
   private serveFetch(ctx: RequestContext, fetch: BlobFetch): Promise<void> {
     const { req, res } = ctx;
+    if (fetch.failed) throw new RegistryError('BLOB_UNKNOWN', { digest: fetch.digest.value, reason: `not cached, and the upstream fetch failed: ${fetch.failed.message}` });
     const headers: OutgoingHttpHeaders = {
       [HEADER.contentType]: BLOB_CONTENT_TYPE,
       [HEADER.contentDigest]: fetch.digest.value,

@@ -205,8 +205,15 @@ function requestUrl(url: URL, method: string, headers: OutgoingHttpHeaders, agen
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers, ...(agent ? { agent } : { agent: false }) }, (res) => {
       clearTimeout(timer);
-      res.socket.setTimeout(BODY_IDLE_TIMEOUT_MS, () => res.destroy(new Error(`no data for ${BODY_IDLE_TIMEOUT_MS} ms`)));
-      res.once('close', () => res.socket?.setTimeout(0));
+      // On the socket, which keep-alive reuses: the listener goes with this response.
+      const socket = res.socket;
+      const stalled = (): void => void res.destroy(new Error(`no data for ${BODY_IDLE_TIMEOUT_MS} ms`));
+      socket.setTimeout(BODY_IDLE_TIMEOUT_MS);
+      socket.on('timeout', stalled);
+      res.once('close', () => {
+        socket.setTimeout(0);
+        socket.off('timeout', stalled);
+      });
       resolve(res);
     });
     const timer = setTimeout(() => req.destroy(new Error(`no answer within ${RESPONSE_TIMEOUT_MS} ms`)), RESPONSE_TIMEOUT_MS);
