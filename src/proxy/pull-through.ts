@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
@@ -189,7 +190,7 @@ export class PullThroughCache {
       [HEADER.contentDigest]: fetch.digest.value,
       [HEADER.etag]: `"${fetch.digest.value}"`,
     };
-    if (fetch.size === undefined) return sendStream(req, res, 200, headers, fetch.reader(0, undefined));
+    if (fetch.size === undefined) return sendStream(req, res, 200, headers, this.watched(fetch, fetch.reader(0, undefined)));
     const range = parseBlobRange(req.headers.range, fetch.size);
     if (range.kind === 'unsatisfiable') {
       res.setHeader(HEADER.contentRange, `bytes */${fetch.size}`);
@@ -200,8 +201,14 @@ export class PullThroughCache {
     headers[HEADER.acceptRanges] = 'bytes';
     headers[HEADER.contentLength] = String(end - start + 1);
     if (range.kind === 'range') headers[HEADER.contentRange] = `bytes ${start}-${end}/${fetch.size}`;
-    if (fetch.size === 0) return sendStream(req, res, 200, headers, fetch.reader(0, undefined));
-    return sendStream(req, res, range.kind === 'range' ? 206 : 200, headers, fetch.reader(start, end));
+    if (fetch.size === 0) return sendStream(req, res, 200, headers, this.watched(fetch, fetch.reader(0, undefined)));
+    return sendStream(req, res, range.kind === 'range' ? 206 : 200, headers, this.watched(fetch, fetch.reader(start, end)));
+  }
+
+  /** sendStream ends a failed body silently (it takes every failure for a client that left): say why here. */
+  private watched(fetch: BlobFetch, reader: Readable): Readable {
+    reader.once('error', (err) => this.log.warn({ err, digest: fetch.digest.value }, 'pull-through: a response from the fetch in flight was aborted'));
+    return reader;
   }
 
   /** HEAD of a blob not stored: the upstream's answer, nothing fetched (distribution's proxy Stat). */
