@@ -316,7 +316,9 @@ export class PullThroughCache {
   private async fetchManifest(remote: RemoteName, reference: string): Promise<{ bytes: Buffer; contentType: string | undefined; digest: string | undefined } | { refused: RegistryError }> {
     const res = await this.upstream(remote, 'GET', `/v2/${remote.name}/manifests/${reference}`, { accept: MANIFEST_ACCEPT });
     if (res.statusCode !== 200) return { refused: this.upstreamRefused(res, 'MANIFEST_UNKNOWN', remote, { name: remote.name, reference }) };
-    const bytes = await readLimited(res, MANIFEST_LIMIT);
+    const bytes = await readLimited(res, MANIFEST_LIMIT).catch((err: unknown) => {
+      throw new UpstreamUnavailableError(remote.remote.client.host, `manifest body: ${(err as Error).message}`, { cause: err });
+    });
     const digest = res.headers[HEADER.contentDigest];
     return { bytes, contentType: res.headers[HEADER.contentType], digest: typeof digest === 'string' ? digest : undefined };
   }

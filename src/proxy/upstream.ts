@@ -193,9 +193,18 @@ export class UpstreamClient {
 
   private once(req: UpstreamRequest, authorization: string | undefined): Promise<IncomingMessage> {
     const headers: OutgoingHttpHeaders = { ...req.headers, ...(authorization ? { authorization } : {}) };
-    return requestUrl(new URL(req.path, this.origin), req.method, headers, this.agent).catch((err: unknown) => {
-      throw new UpstreamUnavailableError(this.host, (err as Error).message, { cause: err });
-    });
+    const url = new URL(req.path, this.origin);
+    // A kept-alive socket the upstream closed while idle resets the next request on it: GET and
+    // HEAD are idempotent, so once more on a fresh socket (what undici does too).
+    return requestUrl(url, req.method, headers, this.agent)
+      .catch((err: unknown) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ECONNRESET' || code === 'EPIPE') return requestUrl(url, req.method, headers, undefined);
+        throw err;
+      })
+      .catch((err: unknown) => {
+        throw new UpstreamUnavailableError(this.host, (err as Error).message, { cause: err });
+      });
   }
 }
 

@@ -6,7 +6,7 @@ import { expectError, expectHeader, expectStatus } from '../helpers/assertions.t
 import { pushImage, send, sha256 } from '../helpers/oci-client.ts';
 import { peersSkipReason } from '../helpers/peers.ts';
 import { startRegistry } from '../helpers/registry.ts';
-import { eventually, get, pushRandomImage, startCountingProxy, startUpstream } from './upstreams.ts';
+import { cached, eventually, get, pushRandomImage, startCountingProxy, startUpstream } from './upstreams.ts';
 
 /**
  * The pull-through cache (issue 11) against a real upstream: Debian's docker-registry, behind a
@@ -97,6 +97,7 @@ test('proxy: a blob not yet cached answers HEAD from upstream (size, digest) wit
   expectHeader(ranged, 'content-range', `bytes 10-19/${layer.bytes.length}`);
   const beyond = await get(cache.url, `/v2/team/tool/blobs/${image.config.digest}`, { range: `bytes=${image.config.bytes.length + 10}-` });
   expectError(beyond, 416, 'BLOB_UNKNOWN');
+  await cached(cache.root, [layer.digest, image.config.digest]);
 });
 
 test('proxy: a tag is served from storage within its ttl and revalidated after it (unchanged: HEAD only; moved: the new manifest)', { skip }, async (t) => {
@@ -187,4 +188,5 @@ test('proxy: remotes map prefixes to their own upstreams (docker.io/ → one, gh
   // The same content under another prefix comes from that prefix's upstream, or not at all.
   expectError(await get(cache.url, `/v2/docker.io/team/tool/blobs/${tool.config.digest}`), 404, 'BLOB_UNKNOWN');
   expectError(await get(cache.url, '/v2/team/tool/manifests/latest'), 404, 'MANIFEST_UNKNOWN');
+  await cached(cache.root, [tool.config.digest]);
 });

@@ -8,7 +8,7 @@ import { sha256 } from '../helpers/oci-client.ts';
 import { peersSkipReason } from '../helpers/peers.ts';
 import { makePki, mintToken, type Pki } from '../helpers/pki.ts';
 import { startRegistry } from '../helpers/registry.ts';
-import { get, htpasswdFile, pushRandomImage, startCountingProxy, startUpstream } from './upstreams.ts';
+import { cached, get, htpasswdFile, pushRandomImage, startCountingProxy, startUpstream } from './upstreams.ts';
 
 /**
  * Upstream auth against the reference registry: docker-registry with htpasswd (HTTP Basic), and
@@ -31,6 +31,7 @@ test('proxy upstream auth: htpasswd (Basic) upstream with proxy.username/passwor
   expectStatus(manifest, 200);
   assert.deepEqual(manifest.body, image.manifest.bytes);
   for (const blob of [image.config, ...image.layers]) assert.equal(sha256((await get(cache.url, `/v2/team/app/blobs/${blob.digest}`)).body), blob.digest);
+  await cached(cache.root, [image.config, ...image.layers].map((b) => b.digest));
 
   const wrong = await startRegistry(t, { config: { proxy: { remoteurl: upstream.url, username: USER, password: 'wrong' } } });
   const refused = await get(wrong.url, '/v2/team/app/manifests/v1');
@@ -106,6 +107,7 @@ test('proxy upstream auth: token-auth upstream (docker-registry auth.token): cha
   expectStatus(await get(cache.url, '/v2/team/tool/manifests/v1'), 200);
   assert.equal(sha256((await get(cache.url, `/v2/team/tool/blobs/${tool.config.digest}`)).body), tool.config.digest);
   assert.deepEqual(issuer.issued, ['repository:team/app:pull', 'repository:team/tool:pull']);
+  await cached(cache.root, [...app.blobs.filter((b) => b !== app.manifest), tool.config].map((b) => b.digest));
 });
 
 test('proxy upstream auth: a token that expires is fetched again; a token issuer refusing us leaves uncached content 404', { skip }, async (t) => {
@@ -120,6 +122,7 @@ test('proxy upstream auth: a token that expires is fetched again; a token issuer
   await new Promise((resolve) => setTimeout(resolve, 1100));
   assert.equal(sha256((await get(cache.url, `/v2/team/app/blobs/${image.config.digest}`)).body), image.config.digest);
   assert.ok(issuer.issued.length > first, 'an expired token was reused');
+  await cached(cache.root, [image.config.digest]);
 
   const refused = await startRegistry(t, { config: { proxy: { remoteurl: upstream.url, username: USER, password: 'wrong' } } });
   const reply = await get(refused.url, '/v2/team/app/manifests/v1');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -134,4 +134,16 @@ export async function eventually(what: string, check: () => Promise<boolean>, de
 /** GET of `path` on `base`; the body as a Buffer (helpers/oci-client send). */
 export function get(base: string, path: string, headers: Record<string, string> = {}): ReturnType<typeof send> {
   return send(base, path, { headers, signal: AbortSignal.timeout(120_000) });
+}
+
+/**
+ * Waits until the cache at `root` has each blob in storage. A fetched blob is committed after its
+ * clients have their bytes; a test that ends sooner would remove the root under that commit.
+ */
+export async function cached(root: string, digests: readonly string[]): Promise<void> {
+  for (const digest of digests) {
+    const hex = digest.slice('sha256:'.length);
+    const path = join(root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    await eventually(`${digest} stored`, () => stat(path).then(() => true, () => false));
+  }
 }
