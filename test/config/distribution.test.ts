@@ -56,7 +56,6 @@ test('config sections distribution has and Quayside does not implement are warni
     redis: { addrs: ['localhost:6379'] },
     notifications: { endpoints: [] },
     health: { storagedriver: { enabled: true } },
-    proxy: { remoteurl: 'https://registry-1.docker.io' },
     validation: {},
   });
   assert.equal(config.log.level, 'debug');
@@ -64,10 +63,10 @@ test('config sections distribution has and Quayside does not implement are warni
   assert.equal(config.storage.filesystem?.rootdirectory, '/r');
   // storage.redirect is a Quayside key now (it matters for s3): read, not warned about.
   assert.equal(config.storage.redirect.disable, true);
-  for (const path of ['log.formatter', 'log.fields', 'http.secret', 'http.headers', 'http.debug', 'storage.filesystem.maxthreads', 'storage.cache', 'redis', 'notifications', 'health', 'proxy', 'validation']) {
+  for (const path of ['log.formatter', 'log.fields', 'http.secret', 'http.headers', 'http.debug', 'storage.filesystem.maxthreads', 'storage.cache', 'redis', 'notifications', 'health', 'validation']) {
     assert.ok(warnings.some((w) => w.startsWith(`${path} is a distribution setting Quayside does not implement`)), `no warning for ${path}: ${warnings.join(' | ')}`);
   }
-  assert.equal(warnings.length, 12);
+  assert.equal(warnings.length, 11);
   // The same from the environment names the variable; a distribution-only key set by env is not applied.
   assert.deepEqual(build({}, { REGISTRY_REDIS_ADDRS: '[a:1]' }).warnings, ['redis (REGISTRY_REDIS_ADDRS) is a distribution setting Quayside does not implement; ignored']);
 });
