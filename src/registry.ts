@@ -32,6 +32,7 @@ import { RegistryMetrics } from './metrics/metrics.ts';
 import { Readiness } from './metrics/probes.ts';
 import { StorageDriverCheck } from './metrics/health.ts';
 import { startDebugServer } from './metrics/debug-server.ts';
+import { PullThroughCache } from './proxy/pull-through.ts';
 
 /** Batch buffers out at once before uploads wait to fill their next (uploads/batch-buffers.ts): 32 MiB at 4 MiB batches. */
 const BATCH_BUFFERS = 8;
@@ -117,6 +118,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     ...(notifications ? { notifications } : {}),
     requestMetrics: metrics?.requests,
     readiness,
+    ...(config.proxy ? { proxy: new PullThroughCache(config.proxy, log) } : {}),
   };
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;
@@ -146,6 +148,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     const forced = setTimeout(() => server.closeAllConnections(), graceMs);
     await once(server, 'close').catch(() => undefined);
     clearTimeout(forced);
+    await services.proxy?.close();
     await locks.idle();
     await notifications?.close();
     await pool.close();

@@ -10,6 +10,7 @@ import type { UploadGate } from './uploads/upload-gate.ts';
 import type { EventSink } from './notifications/notifications.ts';
 import type { RequestObserver } from './metrics/http-metrics.ts';
 import type { Readiness } from './metrics/probes.ts';
+import type { PullThroughCache } from './proxy/pull-through.ts';
 
 /**
  * The dependency container the composition root (registry.ts) builds and every handler receives:
@@ -36,4 +37,6 @@ export interface Services {
   readonly requestMetrics?: RequestObserver | undefined;
   /** /readyz: false once close() started (metrics/probes.ts); absent means ready. */
   readonly readiness?: Readiness | undefined;
+  /** Set when `proxy` is configured: the pull-through cache the blob and manifest GETs hook into (src/proxy/). */
+  readonly proxy?: PullThroughCache;
 }

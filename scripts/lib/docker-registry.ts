@@ -50,6 +50,18 @@ export interface DockerRegistryConfig {
    * Off for tests: another registry changes the same root under this one's feet.
    */
   readonly blobDescriptorCache?: boolean;
+  /** auth: htpasswd or token, as in distribution's config.yml (the pull-through cache's upstream tests). */
+  readonly auth?: DockerRegistryAuth;
+}
+
+export type DockerRegistryAuth =
+  | { readonly htpasswd: { readonly realm: string; readonly path: string } }
+  | { readonly token: { readonly realm: string; readonly service: string; readonly issuer: string; readonly rootcertbundle: string } };
+
+function authYaml(auth: DockerRegistryAuth | undefined): string[] {
+  if (auth === undefined) return [];
+  const [scheme, settings] = Object.entries(auth)[0] as [string, Record<string, string>];
+  return ['auth:', `  ${scheme}:`, ...Object.entries(settings).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`)];
 }
 
 /** The YAML of `config` listening on `port`: log level error, no access log, deletes on, no upload purging. */
@@ -78,6 +90,7 @@ export function dockerRegistryConfigYaml(config: DockerRegistryConfig, port: num
     'http:',
     `  addr: 127.0.0.1:${port}`,
     `  secret: ${q(config.secret)}`,
+    ...authYaml(config.auth),
     '',
   ].join('\n');
 }
@@ -161,7 +174,7 @@ export async function spawnDockerRegistry(config: DockerRegistryConfig, options:
       const url = `http://127.0.0.1:${port}`;
       try {
         await spawned;
-        await waitReady(child, url, () => log);
+        await waitReady(child, url, () => log, config.auth === undefined ? 200 : 401);
       } catch (err) {
         await kill();
         const lostRace = err instanceof ExitedEarly && /address already in use/i.test(err.output);
@@ -201,11 +214,11 @@ class ExitedEarly extends Error {
 }
 
 /** Resolves when GET /v2/ answers 200; rejects when the process exits first or time runs out. */
-async function waitReady(child: ChildProcess, url: string, output: () => string): Promise<void> {
+async function waitReady(child: ChildProcess, url: string, output: () => string, readyStatus = 200): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) throw new ExitedEarly(output());
-    if ((await statusOf(`${url}/v2/`)) === 200) return;
+    if ((await statusOf(`${url}/v2/`)) === readyStatus) return;
     await sleep(20);
   }
   throw new Error(`docker-registry at ${url} not ready after ${READY_TIMEOUT_MS} ms\n${output()}`);

@@ -118,6 +118,60 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 const HOUR = 3_600_000;
 
 /**
+ * An upstream registry's base URL: http(s), a host, nothing after the path's root (distribution's
+ * proxy.remoteurl, e.g. https://registry-1.docker.io). Anything else is refused at start, not at
+ * the first pull.
+ */
+const upstreamUrl = () =>
+  leaf('an http:// or https:// URL such as https://registry-1.docker.io', (v) => {
+    if (typeof v !== 'string') return undefined;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      return undefined;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return new Problem(`must be an http:// or https:// URL, got scheme ${url.protocol}`);
+    if (url.username !== '' || url.password !== '') return new Problem('must not hold credentials: use username and password');
+    if (url.search !== '' || url.hash !== '' || (url.pathname !== '/' && url.pathname !== '')) return new Problem('must be the registry\'s base URL, without a path, query or fragment');
+    return url.origin;
+  });
+
+/** A proxy.remotes key: whole components of a repository name (routing/names.ts grammar), each ending in `/`. */
+const REPOSITORY_PREFIX = /^(?:[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*\/)+$/;
+
+/** One upstream: distribution's proxy keys. `ttl` absent in a remote: proxy.ttl. */
+const upstreamShape = {
+  remoteurl: upstreamUrl(),
+  username: text().optional(),
+  password: text().optional(),
+};
+
+/**
+ * proxy: distribution's pull-through cache keys (configuration.go Proxy: remoteurl, username,
+ * password, ttl; default ttl 168h), plus `remotes`, which maps repository-name prefixes
+ * ("docker.io/") to their own upstreams, as Harbor's proxy projects and zot's sync do. Names no
+ * prefix covers are normal repositories unless `remoteurl` is set, which then covers them all.
+ */
+const proxySection = z
+  .strictObject({
+    remoteurl: upstreamUrl().optional(),
+    username: text().optional(),
+    password: text().optional(),
+    /** How long a manifest fetched by tag is served before it is checked upstream again; 0: every pull. */
+    ttl: duration().default(168 * HOUR),
+    remotes: z
+      .record(z.string(), z.strictObject({ ...upstreamShape, ttl: duration().optional() }))
+      .superRefine((remotes, ctx) => {
+        for (const prefix of Object.keys(remotes)) {
+          if (!REPOSITORY_PREFIX.test(prefix)) ctx.addIssue({ code: 'custom', path: [prefix], message: 'must be repository path components, each followed by / (docker.io/, ghcr.io/team/)' });
+        }
+      })
+      .default({}),
+  })
+  .refine((proxy) => proxy.remoteurl !== undefined || Object.keys(proxy.remotes).length > 0, { error: 'needs remoteurl or remotes' });
+
+/**
  * storage.s3: distribution's s3-aws driver (registry/storage/driver/s3-aws/s3.go FromParameters,
  * docs/content/storage-drivers/s3.md), key for key, as far as Quayside implements it; the output
  * is storage/s3/params.ts S3Params. The driver's other keys are listed below the schema, each
@@ -268,6 +322,8 @@ export const configSchema = z.strictObject({
       threshold: count(1_000_000).default(3),
     }),
   }),
+  /** Pull-through cache: distribution's `proxy` keys plus `remotes` (src/proxy/config.ts). Absent: no proxying. */
+  proxy: proxySection.optional(),
   /** Quayside's own settings (no distribution equivalent); REGISTRY_QUAYSIDE_* overrides apply too. */
   quayside: section({
     /** SHA-256 engine: auto (native when built, else wasm), native, wasm. QUAYSIDE_HASH_ENGINE wins. */
@@ -367,7 +423,6 @@ export const distributionOnlyKeys: readonly string[] = [
   'health.tcp',
   'catalog',
   'tags',
-  'proxy',
   'validation',
   'policy',
   'compatibility',
@@ -458,10 +513,10 @@ export const valueDependentDistributionKeys: Readonly<Record<string, { readonly 
  * and fails on one starting with `*`. A value YAML reads as a string (quotes removed) or as null
  * (unset) is taken as YAML gives it; anything else as written.
  */
-export const textEnvKeys: ReadonlySet<string> = new Set(['region', 'regionendpoint', 'bucket', 'accesskey', 'secretkey', 'rootdirectory'].map((key) => `storage.s3.${key}`));
+export const textEnvKeys: ReadonlySet<string> = new Set([...['region', 'regionendpoint', 'bucket', 'accesskey', 'secretkey', 'rootdirectory'].map((key) => `storage.s3.${key}`), 'proxy.username', 'proxy.password']);
 
 /** Keys whose value never appears in a message or a log line. */
-export const secretKeys: ReadonlySet<string> = new Set(['storage.s3.accesskey', 'storage.s3.secretkey']);
+export const secretKeys: ReadonlySet<string> = new Set(['storage.s3.accesskey', 'storage.s3.secretkey', 'proxy.password']);
 
 /**
  * Sections whose scalar form names one entry: `storage: filesystem` / REGISTRY_STORAGE=filesystem

@@ -12,6 +12,7 @@ const BLOB_CONTENT_TYPE = 'application/octet-stream';
 
 /** end-2 (GET/HEAD): the blob as linked in this repository; one `Range` → 206 (RFC 9110). */
 export const getBlob: Handler = (ctx) => {
+  if (ctx.services.proxy?.intercepts(ctx)) return ctx.services.proxy.getBlob(ctx, getBlob);
   const digest = parseDigest(requireParam(ctx.params.digest, 'digest'));
   if (ctx.services.blobs.redirects) return redirectToStore(ctx, digest);
   // A cached small blob (configs, small layers, signatures): answered now, without an await.

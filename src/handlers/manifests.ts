@@ -14,6 +14,7 @@ const MAX_TAGS_PER_PUT = 100;
 
 /** end-3 (GET/HEAD by tag or digest): the stored bytes, with their digest and media type. */
 export const getManifest: Handler = (ctx) => {
+  if (ctx.services.proxy?.intercepts(ctx)) return ctx.services.proxy.getManifest(ctx, getManifest);
   const { req, res, params, services } = ctx;
   const reference = parseLookupReference(params.name, requireParam(params.reference, 'reference'));
   const send = (manifest: StoredManifest): void => {

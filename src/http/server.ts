@@ -85,6 +85,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     if (services.config.storage.maintenance.readonly.enabled && route.method !== 'GET' && route.method !== 'HEAD') {
       throw new RegistryError('UNSUPPORTED', { reason: 'the registry is in read-only mode' });
     }
+    // A pull-through cache takes no pushes or deletes on the names it proxies (distribution's proxy stores: ErrUnsupported).
+    if ((route.access === 'push' || route.access === 'delete') && services.proxy?.covers(params.name)) throw new RegistryError('UNSUPPORTED', { reason: 'pull-through cache: pushes and deletes are not supported on proxied repositories', name: params.name });
     await route.handler(new Context(req, res, params, queryAt === -1 ? '' : rawUrl.slice(queryAt + 1), services, log, grants));
   } catch (err) {
     if (clientWentAway(req, res, err)) {

@@ -158,11 +158,12 @@ export class ManifestStore {
    * references present in this repository (MANIFEST_BLOB_UNKNOWN; a missing `subject` is allowed
    * by OCI 1.1), and a digest reference matching the body (DIGEST_INVALID).
    */
-  async put(repo: string, reference: Tag | Digest, tags: readonly Tag[], bytes: Buffer, contentType: string | undefined): Promise<{ digest: Digest; parsed: ParsedManifest }> {
+  async put(repo: string, reference: Tag | Digest, tags: readonly Tag[], bytes: Buffer, contentType: string | undefined, options: { readonly checkReferences?: boolean } = {}): Promise<{ digest: Digest; parsed: ParsedManifest }> {
     const digest = sha256Digest(createHash('sha256').update(bytes).digest('hex'));
     if (typeof reference !== 'string') this.checkDigestReference(reference, bytes, digest);
     const parsed = parseManifest(bytes, contentType, this.limits);
-    await this.checkReferences(repo, parsed);
+    // checkReferences: false is the pull-through cache's (src/proxy/): it stores an upstream manifest before its blobs, which come on demand.
+    if (options.checkReferences !== false) await this.checkReferences(repo, parsed);
     const stored = typeof reference === 'string' || reference.algorithm === 'sha256' ? digest : reference;
 
     await this.blobs.put(stored, bytes);

@@ -56,7 +56,6 @@ test('config sections distribution has and Quayside does not implement are warni
     redis: { addrs: ['localhost:6379'] },
     notifications: { endpoints: [] },
     health: { storagedriver: { enabled: true } },
-    proxy: { remoteurl: 'https://registry-1.docker.io' },
     validation: {},
   });
   assert.equal(config.log.level, 'debug');
@@ -67,10 +66,10 @@ test('config sections distribution has and Quayside does not implement are warni
   // http.debug and health are Quayside keys now (src/metrics): read, not warned about.
   assert.equal(config.http.debug.addr, ':5001');
   assert.equal(config.health.storagedriver.enabled, true);
-  for (const path of ['log.formatter', 'log.fields', 'http.secret', 'http.headers', 'storage.filesystem.maxthreads', 'storage.cache', 'redis', 'proxy', 'validation']) {
+  for (const path of ['log.formatter', 'log.fields', 'http.secret', 'http.headers', 'storage.filesystem.maxthreads', 'storage.cache', 'redis', 'validation']) {
     assert.ok(warnings.some((w) => w.startsWith(`${path} is a distribution setting Quayside does not implement`)), `no warning for ${path}: ${warnings.join(' | ')}`);
   }
-  assert.equal(warnings.length, 9);
+  assert.equal(warnings.length, 8);
   // The same from the environment names the variable; a distribution-only key set by env is not applied.
   assert.deepEqual(build({}, { REGISTRY_REDIS_ADDRS: '[a:1]' }).warnings, ['redis (REGISTRY_REDIS_ADDRS) is a distribution setting Quayside does not implement; ignored']);
 });

@@ -19,7 +19,7 @@ export interface StartOptions extends RegistryOptions {
   /** Extra `storage.maintenance` settings, as in config.yml (e.g. { readonly: { enabled: true } }). */
   readonly maintenance?: Record<string, unknown>;
   /** Top-level config sections as in config.yml (`auth`, `http.tls`...), merged over the test defaults. */
-  readonly config?: { readonly auth?: Record<string, unknown>; readonly tls?: Record<string, unknown>; readonly limits?: Record<string, unknown>; readonly redirect?: { readonly disable: boolean } };
+  readonly config?: { readonly auth?: Record<string, unknown>; readonly tls?: Record<string, unknown>; readonly limits?: Record<string, unknown>; readonly redirect?: { readonly disable: boolean }; readonly proxy?: Record<string, unknown> };
 }
 
 /** `QUAYSIDE_HASH_ENGINE=wasm npm test` runs every registry test on the portable engine. */
@@ -42,6 +42,7 @@ export async function startRegistry(t: Hooks, options: StartOptions = {}): Promi
     http: { addr: '127.0.0.1:0', ...(options.config?.tls ? { tls: options.config.tls } : {}) },
     ...(options.config?.auth ? { auth: options.config.auth } : {}),
     ...(options.config?.limits ? { quayside: { limits: options.config.limits } } : {}),
+    ...(options.config?.proxy ? { proxy: options.config.proxy } : {}),
     storage: { filesystem: { rootdirectory: root }, delete: { enabled: options.deleteEnabled ?? true }, maintenance: options.maintenance ?? {}, ...(options.config?.redirect ? { redirect: options.config.redirect } : {}) },
   }, pickEnv('QUAYSIDE_HASH_ENGINE'));
   const registry = await createRegistry(config, { workers: 2, ...options });
