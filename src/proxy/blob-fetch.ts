@@ -5,6 +5,9 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Digest } from '../digest/digest.ts';
 
+/** How long a retired spool file outlives its last reader (see removeSpoolIfUnused). */
+const SPOOL_GRACE_MS = 30_000;
+
 /**
  * One blob on its way from the upstream, fetched once however many clients want it (issue 11
  * "single flight"). The upstream body is hashed and appended to a spool file as it arrives, at
@@ -34,6 +37,10 @@ export class BlobFetch {
   /** Readers not yet closed: the spool file stays until the last one is done with it. */
   private readers = 0;
   private retired = false;
+  private removal: NodeJS.Timeout | undefined;
+  /** Settles once the spool file exists (or the fetch failed before it did): a reader opens it only then. */
+  readonly spoolReady: Promise<void>;
+  private markSpoolReady: () => void = () => undefined;
 
   constructor(
     readonly digest: Digest,
@@ -47,12 +54,14 @@ export class BlobFetch {
   ) {
     // Every reader waits on one event; more than 10 readers is the point, not a leak.
     this.changes.setMaxListeners(0);
+    this.spoolReady = new Promise((resolve) => (this.markSpoolReady = resolve));
     this.done = this.run(body)
       .then(
         () => store(this).catch(onStoreError),
         (err: unknown) => {
           body.destroy();
           this.fail(err instanceof Error ? err : new Error(String(err)));
+          this.markSpoolReady();
         },
       );
   }
@@ -60,6 +69,8 @@ export class BlobFetch {
   /** Bytes [start, end] of the blob (end undefined: to its end) as they become readable. */
   reader(start: number, end: number | undefined): Readable {
     this.readers++;
+    clearTimeout(this.removal);
+    this.removal = undefined;
     return new SpoolReader(this, start, end, () => {
       this.readers--;
       this.removeSpoolIfUnused();
@@ -76,8 +87,18 @@ export class BlobFetch {
     this.removeSpoolIfUnused();
   }
 
+  /**
+   * Removed a while after the last reader closed, not at once: a request that took this fetch
+   * from the cache's table just before it was retired asks for its reader a moment later (an
+   * await in between), and found the file gone under load (ENOENT, the client's response cut).
+   */
   private removeSpoolIfUnused(): void {
-    if (this.retired && this.readers === 0) void rm(this.spoolPath, { force: true }).catch(() => undefined);
+    if (!this.retired || this.readers > 0 || this.removal !== undefined) return;
+    this.removal = setTimeout(() => {
+      this.removal = undefined;
+      if (this.readers === 0) void rm(this.spoolPath, { force: true }).catch(() => undefined);
+    }, SPOOL_GRACE_MS);
+    this.removal.unref();
   }
 
   /** Resolves at the next change (bytes written, verified, failed). */
@@ -89,6 +110,8 @@ export class BlobFetch {
   private async run(body: IncomingMessage): Promise<void> {
     const hash = createHash(this.digest.algorithm);
     const file = await open(this.spoolPath, 'w');
+    // A reader made as the fetch started would otherwise race this open (ENOENT under load).
+    this.markSpoolReady();
     // Socket chunks (16-64 KiB) are gathered into writes of up to SPOOL_WRITE bytes: a sixteenth
     // of the syscalls and of the reader wake-ups (bench/proxy: the cold pull was CPU-bound).
     let pending: Buffer[] = [];
@@ -190,6 +213,8 @@ class SpoolReader extends Readable {
   /** Pushes what is readable until the stream wants no more, waiting for the fetch as needed. */
   private async pump(): Promise<void> {
     if (!this.file) {
+      await this.fetch.spoolReady;
+      if (this.fetch.failed) throw this.fetch.failed;
       const file = await open(this.fetch.spoolPath, 'r');
       // Destroyed while opening (the client left): _destroy found no handle to close.
       if (this.destroyed) return void (await file.close());
