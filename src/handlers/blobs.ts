@@ -14,12 +14,23 @@ const BLOB_CONTENT_TYPE = 'application/octet-stream';
 export const getBlob: Handler = (ctx) => {
   if (ctx.services.proxy?.intercepts(ctx)) return ctx.services.proxy.getBlob(ctx, getBlob);
   const digest = parseDigest(requireParam(ctx.params.digest, 'digest'));
-  if (ctx.services.blobs.redirects) return redirectToStore(ctx, digest);
+  if (ctx.services.blobs.redirects && !fromOwnPage(ctx)) return redirectToStore(ctx, digest);
   // A cached small blob (configs, small layers, signatures): answered now, without an await.
   const cached = ctx.services.blobs.cachedSmall(ctx.params.name, digest);
   if (cached) return sendBlob(ctx, digest, cached.length, cached);
   return getStoredBlob(ctx, digest);
 };
+
+/**
+ * A fetch from a page this registry served (the web UI, /ui/): browsers mark it with
+ * `Sec-Fetch-Site: same-origin` (Fetch Metadata, a header scripts cannot set). A 307 to the
+ * bucket would be refused there by the page's CSP (connect-src 'self') and by the bucket's CORS,
+ * so such requests get the bytes from the registry. The UI only reads image configs this way;
+ * every other client (no Fetch Metadata) is redirected as distribution does.
+ */
+function fromOwnPage(ctx: RequestContext): boolean {
+  return ctx.req.headers['sec-fetch-site'] === 'same-origin';
+}
 
 /**
  * The blob is linked here: 307 to a URL where the store serves it (distribution's blobserver), so

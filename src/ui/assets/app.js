@@ -125,8 +125,9 @@ async function getManifest(name, reference, signal) {
 }
 
 /**
- * The image config. Under s3 storage a blob GET is redirected to the bucket, which the page's CSP
- * (connect-src 'self') rightly refuses: then there is no config to show, and the caller says so.
+ * The image config. Under s3 storage with redirects, the registry answers this page's blob GETs
+ * itself (it sees `Sec-Fetch-Site: same-origin`) instead of a 307 to the bucket, which the page's
+ * CSP (connect-src 'self') would refuse; should a config still be unreadable, the caller says so.
  * @param {string} name @param {Descriptor} descriptor @param {AbortSignal} signal @returns {Promise<ImageConfig>}
  */
 async function getConfig(name, descriptor, signal) {
@@ -596,7 +597,7 @@ async function appendImage(name, m, signal) {
       if (c.User) facts.push(...fact('User', c.User));
       if (c.Env?.length) facts.push(...fact('Env', el('ul', { class: 'plain' }, ...c.Env.map((e) => el('li', {}, el('code', {}, e))))));
     } else if (failure) {
-      facts.push(...fact('Content', `not readable from the browser (${failure instanceof Error ? failure.message : String(failure)}). Under s3 storage blob downloads are redirected to the bucket, which this page's CSP does not let it contact; storage.redirect.disable: true serves them through the registry.`));
+      facts.push(...fact('Content', `not readable (${failure instanceof Error ? failure.message : String(failure)}).`));
     }
     view.append(el('h2', {}, 'Config'), el('dl', { class: 'facts', id: 'config' }, ...facts));
     const labels = parsed?.config?.Labels ? annotationList(parsed.config.Labels) : null;
