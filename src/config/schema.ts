@@ -336,6 +336,8 @@ export const configSchema = z.strictObject({
       queuesize: count(10_000_000).default(10_000),
       /** This process's queue folder and events' source.instanceID; "" = <hostname>-<http.addr port>. Unique per live replica. */
       instanceid: leaf('letters, digits, ".", "_" or "-"', (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]{0,128}$/.test(v) && v !== '.' && v !== '..' ? v : undefined)).default(''),
+      /** Another instance's queue whose heartbeat is this old is delivered by this process and removed (notifications/adoption.ts); 0 = never. */
+      adoptafter: duration().default(5 * 60_000),
     }),
     limits: section({
       /** Largest blob an upload may grow to, bytes; 0 = no limit. Beyond: 413. */

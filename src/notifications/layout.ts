@@ -6,17 +6,21 @@ import { paths } from '../storage/paths.ts';
  *
  *   <root>/docker/registry/v2/notifications/<instance id>/
  *   ├── segments/<first seq, 16 digits>      one group commit: JSON lines {"seq":n,"event":{...}}
- *   └── cursors/<endpoint name, %-encoded>   last seq delivered to that endpoint (decimal)
+ *   ├── cursors/<endpoint name, %-encoded>   last seq delivered to that endpoint (decimal)
+ *   └── alive                                the owner's heartbeat (adoption.ts)
  *
- * One folder per process (its instance id, quayside.notifications.instanceid), so replicas on one
- * S3 bucket never read each other's events. Segment names sort in seq order because they are
+ * One folder per process (its instance id, quayside.notifications.instanceid), so live replicas on
+ * one S3 bucket never read each other's events; a folder whose heartbeat stopped is adopted. Segment names sort in seq order because they are
  * zero-padded. The instance id is checked by the schema ([A-Za-z0-9._-], not "." or ".."), and
  * endpoint names are %-encoded, so nothing built here leaves the folder.
  */
 export const queueLayout = {
+  all: () => `${paths.root}/notifications`,
   dir: (instance: string) => `${paths.root}/notifications/${instance}`,
   segments: (instance: string) => `${paths.root}/notifications/${instance}/segments`,
   segment: (instance: string, name: string) => `${paths.root}/notifications/${instance}/segments/${name}`,
+  /** Rewritten by the owner (or an adopter) every few seconds: adoption.ts. */
+  alive: (instance: string) => `${paths.root}/notifications/${instance}/alive`,
   cursor: (instance: string, endpoint: string) => `${paths.root}/notifications/${instance}/cursors/${cursorFileName(endpoint)}`,
 };
 

@@ -10,6 +10,7 @@ import type { ObjectStore } from '../storage/driver.ts';
 import { EndpointDelivery, type EndpointStats } from './endpoint.ts';
 import { BLOB_MEDIA_TYPE, requestRecord, targetUrl, type Event, type EventAction, type EventTarget } from './event.ts';
 import { DurableQueue } from './queue.ts';
+import { OrphanAdoption, type AdoptionStats } from './adoption.ts';
 
 /**
  * What handlers tell (services.notifications, absent when no endpoint is enabled: then an event
@@ -49,6 +50,8 @@ export interface NotificationStats {
   readonly queued: number;
   /** Events dropped because the queue was full, since start. */
   readonly dropped: number;
+  /** Queues of stopped replicas looked for and adopted (quayside.notifications.adoptafter). */
+  readonly adoption: AdoptionStats;
 }
 
 export class Notifications implements EventSink, NotificationStats {
@@ -57,6 +60,7 @@ export class Notifications implements EventSink, NotificationStats {
 
   private constructor(
     private readonly queue: DurableQueue,
+    readonly adoption: OrphanAdoption,
     endpoints: readonly EndpointDelivery[],
     instance: string,
     addr: string,
@@ -77,7 +81,9 @@ export class Notifications implements EventSink, NotificationStats {
     const instance = instanceIdOf(config);
     const queue = await DurableQueue.open(driver, instance, enabled.map((e) => e.name), config.quayside.notifications.queuesize, log);
     const endpoints = enabled.map((endpoint) => new EndpointDelivery(endpoint, queue, log));
-    const notifications = new Notifications(queue, endpoints, instance, sourceAddr(config), config.notifications.events.includereferences);
+    const adoption = new OrphanAdoption(driver, instance, enabled, config.quayside.notifications.adoptafter, log);
+    await adoption.start();
+    const notifications = new Notifications(queue, adoption, endpoints, instance, sourceAddr(config), config.notifications.events.includereferences);
     for (const endpoint of endpoints) endpoint.start();
     log.info({ instance, endpoints: endpoints.map((e) => e.name) }, 'notifications on');
     return notifications;
@@ -93,6 +99,7 @@ export class Notifications implements EventSink, NotificationStats {
 
   /** Writes what is queued, stops the deliveries; what is undelivered goes out after the next start. */
   async close(): Promise<void> {
+    await this.adoption.close();
     await Promise.all(this.endpoints.map((endpoint) => endpoint.close()));
     await this.queue.close();
   }

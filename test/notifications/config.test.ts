@@ -4,9 +4,9 @@ import { parse as parseYaml } from 'yaml';
 import { defaultConfig } from '../../src/config/schema.ts';
 import { build, refused } from '../helpers/config.ts';
 
-test('config notifications: absent → no endpoints; queue defaults (queuesize 10000, instanceid "")', () => {
+test('config notifications: absent → no endpoints; queue defaults (queuesize 10000, instanceid "", adoptafter 5m)', () => {
   assert.deepEqual(defaultConfig.notifications, { events: { includereferences: false }, endpoints: [] });
-  assert.deepEqual(defaultConfig.quayside.notifications, { queuesize: 10_000, instanceid: '' });
+  assert.deepEqual(defaultConfig.quayside.notifications, { queuesize: 10_000, instanceid: '', adoptafter: 5 * 60_000 });
 });
 
 test('config notifications: a docker-registry config.yml endpoint is read as distribution reads it, defaults filled, no warning', () => {
@@ -60,6 +60,8 @@ test('config notifications: bad values are refused with their full path', () => 
   assert.throws(() => build({ notifications: { endpoints: { name: 'a' } } }), refused(/notifications\.endpoints/));
   assert.throws(() => build({ quayside: { notifications: { instanceid: '../other' } } }), refused(/quayside\.notifications\.instanceid must be letters, digits/));
   assert.throws(() => build({ quayside: { notifications: { queuesize: 'lots' } } }), refused(/quayside\.notifications\.queuesize must be a whole number/));
+  assert.throws(() => build({ quayside: { notifications: { adoptafter: 'soon' } } }), refused(/quayside\.notifications\.adoptafter must be a duration/));
+  assert.throws(() => build({ quayside: { notifications: { adoptafter: 30 } } }), refused(/quayside\.notifications\.adoptafter .*needs a unit/));
 });
 
 test('config notifications: REGISTRY_* overrides (distribution\'s and Quayside\'s keys)', () => {
@@ -67,7 +69,9 @@ test('config notifications: REGISTRY_* overrides (distribution\'s and Quayside\'
     REGISTRY_NOTIFICATIONS_EVENTS_INCLUDEREFERENCES: 'true',
     REGISTRY_QUAYSIDE_NOTIFICATIONS_QUEUESIZE: '50',
     REGISTRY_QUAYSIDE_NOTIFICATIONS_INSTANCEID: 'replica-1',
+    REGISTRY_QUAYSIDE_NOTIFICATIONS_ADOPTAFTER: '0s',
   });
+  assert.equal(config.quayside.notifications.adoptafter, 0);
   assert.equal(config.notifications.events.includereferences, true);
   assert.equal(config.quayside.notifications.queuesize, 50);
   assert.equal(config.quayside.notifications.instanceid, 'replica-1');

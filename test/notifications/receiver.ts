@@ -19,6 +19,8 @@ export class Receiver {
   readonly deliveries: Delivery[] = [];
   /** Every POST that reached it, accepted or not. */
   attempts = 0;
+  /** The headers of every POST that reached it, accepted or not. */
+  readonly attemptHeaders: IncomingHttpHeaders[] = [];
   /** Answer this status instead of 200 (until set back to 200). */
   status = 200;
   /** Never answer (the registry's timeout must cut the POST). */
@@ -48,6 +50,7 @@ export class Receiver {
       req.on('data', (chunk: Buffer) => parts.push(chunk));
       req.on('end', () => {
         this.attempts++;
+        this.attemptHeaders.push(req.headers);
         if (this.hang) return;
         if (this.status === 200) this.deliveries.push({ headers: req.headers, envelope: JSON.parse(Buffer.concat(parts).toString('utf8')) as Envelope });
         res.writeHead(this.status).end();
