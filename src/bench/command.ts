@@ -10,6 +10,7 @@ import { PUSH_MODES, type BlobToPush, type PushMode } from './push.ts';
 import { blobsFor, pullScenario, pushChainScenario, pushScenario, round, type ScenarioResult } from './scenarios.ts';
 import { seedSmallImage, smallReadScenario, SMALL_READS, type SmallImage } from './small-reads.ts';
 import { ServerSampler } from './server-sampler.ts';
+import { renderChart } from './chart.ts';
 
 export const BENCH_HELP = `quayside bench: measure any registry (Docker Registry HTTP API V2 / OCI distribution)
 
@@ -36,6 +37,7 @@ Options:
   --compare-pid PID          the same for --compare's registry
   --json FILE                one entry per scenario and target (name, mode, parallel, size,
                              mibPerSec or requestsPerSec, p50Ms, p99Ms, errors, ...)
+  --chart FILE               the results as one standalone SVG bar chart (a group per scenario)
   --cleanup                  delete what was pushed, where the registry allows deletes
 
 With --compare, each scenario runs on URL then on URL2 before the next scenario (interleaved),
@@ -65,6 +67,7 @@ export interface BenchOptions {
   readonly serverPid?: number;
   readonly comparePid?: number;
   readonly json?: string;
+  readonly chart?: string;
   readonly cleanup: boolean;
 }
 
@@ -122,6 +125,7 @@ export function parseBenchArgs(args: readonly string[], env: NodeJS.ProcessEnv =
       'server-pid': { type: 'string' },
       'compare-pid': { type: 'string' },
       json: { type: 'string' },
+      chart: { type: 'string' },
       cleanup: { type: 'boolean', default: false },
     },
   });
@@ -172,6 +176,7 @@ export function parseBenchArgs(args: readonly string[], env: NodeJS.ProcessEnv =
     ...(values['server-pid'] === undefined ? {} : { serverPid: whole('server-pid', values['server-pid'], 1) }),
     ...(values['compare-pid'] === undefined ? {} : { comparePid: whole('compare-pid', values['compare-pid'], 1) }),
     ...(values.json === undefined ? {} : { json: values.json }),
+    ...(values.chart === undefined ? {} : { chart: values.chart }),
     cleanup: values.cleanup,
   };
 }
@@ -283,6 +288,7 @@ export async function runBench(options: BenchOptions, log: (text: string) => voi
     clientSaturated: entries.filter((e) => e.clientCores >= 0.9 * threadsOf(e, options)).map((e) => `${e.target} ${e.name} ${e.mode}`),
   };
   if (options.json !== undefined) await writeFile(options.json, JSON.stringify(report, null, 2));
+  if (options.chart !== undefined) await writeFile(options.chart, renderChart(report));
   return report;
 }
 

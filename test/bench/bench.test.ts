@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import bcrypt from 'bcrypt';
+import { XMLValidator } from 'fast-xml-parser';
 import { libtrustKeyId } from '../../src/auth/token-keys.ts';
 import { BenchUsageError, parseBenchArgs, runBench, type BenchOptions, type BenchReport } from '../../src/bench/command.ts';
 import { makePki, mintToken } from '../helpers/pki.ts';
@@ -65,14 +66,15 @@ test('bench: every scenario against Quayside, verified, no errors; --json has on
   assert.equal(gone.status, 404);
 });
 
-test('bench --compare: Quayside against docker-registry 2.8, scenario by scenario interleaved, with the ratio of each', async (t) => {
+test('bench --compare: Quayside against docker-registry 2.8, scenario by scenario interleaved, with the ratio of each; --chart draws them as one SVG', async (t) => {
   const skip = await peersSkipReason();
   if (skip) return t.skip(skip);
   const quayside = await startRegistry(t);
   const root = await mkdtemp(join(tmpdir(), 'quayside-bench-ref-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const reference = await startDockerRegistry(t, { root });
-  const report = await runBench(options(quayside.url, ['--compare', reference.url, '--scenarios', 'push,pull,small', '--modes', 'chunked,streamed']), quiet);
+  const chart = join(root, 'chart.svg');
+  const report = await runBench(options(quayside.url, ['--compare', reference.url, '--scenarios', 'push,pull,small', '--modes', 'chunked,streamed', '--chart', chart]), quiet);
   // Interleaved: each scenario on both before the next.
   assert.deepEqual(report.scenarios.slice(0, 4).map((e) => [e.target, e.name, e.mode]), [
     [quayside.url, 'push', 'chunked'], [quayside.url, 'pull', 'cold'], [quayside.url, 'pull', 'warm'],
@@ -81,6 +83,18 @@ test('bench --compare: Quayside against docker-registry 2.8, scenario by scenari
   for (const e of report.scenarios) assert.deepEqual(e.errors, {}, `${e.target} ${e.name} ${e.mode}: ${e.note ?? ''}`);
   assert.equal(report.comparisons.length, report.scenarios.length / 2);
   for (const c of report.comparisons) assert.ok(typeof c.ratio === 'number' && c.ratio > 0, `${c.name} ${c.mode}: ratio ${String(c.ratio)}`);
+
+  // --chart: well-formed SVG, a titled group per scenario with its ratio, a bar per entry with its figure.
+  const svg = await readFile(chart, 'utf8');
+  assert.equal(XMLValidator.validate(svg), true);
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  const bars = [...svg.matchAll(/<rect x="\d+" y="\d+" width="\d+" height="18" fill="[^"]+"><title>([^<]+)<\/title>/g)].map((m) => m[1]);
+  assert.equal(bars.length, report.scenarios.length);
+  const first = report.scenarios[0];
+  assert.ok(first);
+  assert.ok(bars.includes(`${first.target.replace('http://', '')}: ${first.mibPerSec} MiB/s`), JSON.stringify(bars));
+  for (const c of report.comparisons) assert.ok(svg.includes(`${c.name} ${c.mode} (`) && svg.includes(`first target ${c.ratio}×`), `${c.name} ${c.mode} ratio ${String(c.ratio)} in the chart`);
+  assert.doesNotMatch(svg, /<script|href=/, 'standalone: no script, nothing linked');
 });
 
 test('bench: a read-only registry\'s refusals are counted as errors by status, and the figures say so', async (t) => {
