@@ -134,11 +134,13 @@ export class OrphanAdoption implements AdoptionStats {
       await Promise.all(deliveries.map((delivery) => delivery.close()));
       await queue.close();
       if (drained && (await this.driver.list(queueLayout.segments(instance))).length === 0) {
-        // Everything was delivered and its segments are gone: the folder goes (cursors, heartbeat),
-        // after the last heartbeat written for it, which would otherwise bring the folder back.
+        // Everything was delivered and its segments are gone: its cursors and heartbeat go, after
+        // the last heartbeat written for it, which would otherwise come back. Named objects only,
+        // never the folder: a segment the owner wrote after that list, come back to life, stays.
         clearInterval(beating);
         await lastBeat;
-        await this.driver.delete(queueLayout.dir(instance));
+        for (const endpoint of this.endpoints) await this.driver.delete(queueLayout.cursor(instance, endpoint.name));
+        await this.driver.delete(queueLayout.alive(instance));
         this.adoptedTotal++;
         this.log.info({ instance, events: held }, 'notification queue: adopted queue delivered and removed');
       }

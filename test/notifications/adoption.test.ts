@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -28,7 +28,7 @@ const attemptsBy = (receiver: Receiver, name: string) => receiver.attemptHeaders
 interface Storage {
   /** Options for startNotifyingRegistry: the same storage for both replicas. */
   readonly options: { root?: string; driverParams?: DriverParams };
-  /** Whether anything of `instance`'s queue folder is left. */
+  /** Whether any object of `instance`'s queue folder is left. */
   folderExists(instance: string): Promise<boolean>;
 }
 
@@ -37,7 +37,8 @@ async function filesystemStorage(): Promise<Storage> {
   const folder = (instance: string) => join(root, 'docker/registry/v2/notifications', instance);
   return {
     options: { root },
-    folderExists: (instance) => stat(folder(instance)).then(() => true, () => false),
+    // Empty folders may stay (only named objects are deleted); a file left is what counts.
+    folderExists: async (instance) => (await readdir(folder(instance), { recursive: true, withFileTypes: true }).catch(() => [])).some((entry) => entry.isFile()),
   };
 }
 
