@@ -57,6 +57,8 @@ export interface RegistryOptions {
   readonly pipeline?: Partial<PipelineOptions>;
   /** Storage instead of the config's (tests, embedding). */
   readonly driverParams?: DriverParams;
+  /** Called with the services before the server listens: the library API attaches its events there (src/library/hooks.ts). */
+  readonly hooks?: (services: Services) => void;
 }
 
 /** The composition root: wires driver, stores, worker pool, router and server, then listens. */
@@ -120,6 +122,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     readiness,
     ...(config.proxy ? { proxy: new PullThroughCache(config.proxy, log) } : {}),
   };
+  options.hooks?.(services);
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;
   const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, (ref) => uploads.discard(ref), purging, log) : () => undefined;
