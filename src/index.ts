@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { buildConfig, readConfigTree, type Tree } from './config/load.ts';
 import { describeStorage, driverParamsOf } from './config/driver-params.ts';
 import type { LogLevel } from './config/schema.ts';
+import { garbageCollect, type GcReport } from './gc/garbage-collect.ts';
 import { attachEvents, type RegistryEventMap } from './library/hooks.ts';
 import { createRegistry as startRegistry } from './registry.ts';
+import type { StorageDriver } from './storage/driver.ts';
 
 /**
  * Quayside as a library (issue 12): `import { createRegistry } from 'quayside'`. One call starts a
@@ -16,7 +18,18 @@ import { createRegistry as startRegistry } from './registry.ts';
  */
 export type { BlobEvent, ManifestEvent, RegistryEventMap, RequestEvent } from './library/hooks.ts';
 export type { LogLevel } from './config/schema.ts';
+export type { GcReport } from './gc/garbage-collect.ts';
 export { ConfigError } from './config/load.ts';
+
+/** `quayside garbage-collect`'s flags, for Registry.garbageCollect. */
+export interface GarbageCollectOptions {
+  /** Report only (--dry-run). Default false. */
+  readonly dryRun?: boolean;
+  /** Also manifests no tag, index or kept subject reaches (--delete-untagged). Default false. */
+  readonly deleteUntagged?: boolean;
+  /** Anything written more recently stays (--grace), in ms. Default 1 h, as the command's. */
+  readonly graceMs?: number;
+}
 
 /** distribution's s3 driver keys (storage.s3 in config.yml); region and bucket are required. */
 export interface S3StorageOptions {
@@ -84,6 +97,11 @@ export interface Registry extends EventEmitter<RegistryEventMap> {
    * every call returns the same promise.
    */
   close(graceMs?: number): Promise<void>;
+  /**
+   * `quayside garbage-collect` on this registry's storage, while it serves (safe during pushes:
+   * README "garbage-collect"). The way to collect an inmemory registry, which no other process sees.
+   */
+  garbageCollect(options?: GarbageCollectOptions): Promise<GcReport>;
 }
 
 /**
@@ -99,9 +117,13 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   try {
     const config = buildConfig(withOptions(tree, options, tempRoot), options.env ?? {});
     const emitter = new EventEmitter<RegistryEventMap>();
+    let storageDriver: StorageDriver | undefined;
     const inner = await startRegistry(config, {
       workers: options.workers ?? (config.quayside.workers || 1),
-      hooks: (services) => attachEvents(services, emitter),
+      hooks: (services) => {
+        attachEvents(services, emitter);
+        storageDriver = services.driver;
+      },
     });
     const driver = driverParamsOf(config);
     const url = new URL(inner.url);
@@ -112,6 +134,10 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       host: url.host,
       storage: describeStorage(driver),
       rootdirectory: driver.filesystem?.rootdirectory,
+      garbageCollect: async (gc: GarbageCollectOptions = {}): Promise<GcReport> => {
+        if (storageDriver === undefined || closing !== undefined) throw new Error('garbageCollect: the registry is closed');
+        return garbageCollect(storageDriver, { dryRun: gc.dryRun ?? false, deleteUntagged: gc.deleteUntagged ?? false, graceMs: gc.graceMs ?? 3_600_000 });
+      },
       close: (graceMs?: number): Promise<void> =>
         (closing ??= inner.close(graceMs).finally(async () => {
           emitter.removeAllListeners();
