@@ -91,6 +91,8 @@ export interface Registry extends EventEmitter<RegistryEventMap> {
   readonly storage: string;
   /** The storage root on disk ('tempdir' and filesystem storage); undefined otherwise. */
   readonly rootdirectory: string | undefined;
+  /** http://host:port of the debug server (/metrics, /debug/health) when the config sets http.debug.addr. */
+  readonly debugUrl: string | undefined;
   /**
    * Stops accepting, lets in-flight requests finish (up to `graceMs`, default 10 s), then frees
    * everything: sockets, worker threads, timers, in-memory content, a 'tempdir' root. Idempotent:
@@ -134,6 +136,7 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       host: url.host,
       storage: describeStorage(driver),
       rootdirectory: driver.filesystem?.rootdirectory,
+      debugUrl: inner.debugUrl,
       garbageCollect: async (gc: GarbageCollectOptions = {}): Promise<GcReport> => {
         if (storageDriver === undefined || closing !== undefined) throw new Error('garbageCollect: the registry is closed');
         return garbageCollect(storageDriver, { dryRun: gc.dryRun ?? false, deleteUntagged: gc.deleteUntagged ?? false, graceMs: gc.graceMs ?? 3_600_000 });
