@@ -67,6 +67,8 @@ async function collectGarbage(args: readonly string[]): Promise<number> {
   const graceMs = parseDuration(values.grace);
   if (graceMs === undefined) throw new ConfigError(`--grace must be a duration such as 1h or 30m, got ${values.grace}`);
   const config = await loadConfig(positionals[0], process.env, { onWarning: (message) => process.stderr.write(`quayside: warning: ${message}\n`) });
+  // Its content lives in the serving process only: a run here would collect an empty store and say "nothing to delete".
+  if (config.storage.inmemory !== undefined) throw new ConfigError('garbage-collect: inmemory storage is only in the process that serves it; collect it there (the library API: registry.garbageCollect())');
   let opened: OpenedDriver;
   try {
     opened = await openDriver(driverParamsOf(config));

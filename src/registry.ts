@@ -57,6 +57,8 @@ export interface RegistryOptions {
   readonly pipeline?: Partial<PipelineOptions>;
   /** Storage instead of the config's (tests, embedding). */
   readonly driverParams?: DriverParams;
+  /** Called with the services before the server listens: the library API attaches its events there (src/library/hooks.ts). */
+  readonly hooks?: (services: Services) => void;
 }
 
 /** The composition root: wires driver, stores, worker pool, router and server, then listens. */
@@ -120,6 +122,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     readiness,
     ...(config.proxy ? { proxy: new PullThroughCache(config.proxy, log) } : {}),
   };
+  options.hooks?.(services);
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;
   const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, (ref) => uploads.discard(ref), purging, log) : () => undefined;
@@ -154,6 +157,8 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     await pool.close();
     await debugServer?.close();
     if (opened.kind === 's3') opened.driver.close();
+    // inmemory: the memory goes now, even while a caller still holds this registry object.
+    if (opened.kind === 'inmemory') opened.driver.clear();
   };
   return {
     url: `${config.http.tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
@@ -186,6 +191,10 @@ interface UploadParts {
 /** The upload path of the storage opened (uploads/backend.ts); S3's is loaded only when used. */
 async function uploadBackendFor(opened: OpenedDriver, parts: UploadParts): Promise<UploadBackend> {
   if (opened.kind === 'filesystem') return new FilesystemUploads({ ...parts, driver: opened.driver });
+  if (opened.kind === 'inmemory') {
+    const { InMemoryUploads } = await import('./uploads/inmemory-uploads.ts');
+    return new InMemoryUploads({ ...parts, driver: opened.driver });
+  }
   const { S3Uploads } = await import('./uploads/s3-uploads.ts');
   return new S3Uploads({ ...parts, driver: opened.driver, ...(opened.driver.chunksize === undefined ? {} : { chunksize: opened.driver.chunksize }) });
 }

@@ -11,7 +11,8 @@ import type { Config } from './schema.ts';
  */
 export function driverParamsOf(config: Config): DriverParams {
   const { s3, filesystem } = config.storage;
-  if (s3 === undefined) return { filesystem: { rootdirectory: filesystem.rootdirectory } };
+  if (filesystem !== undefined) return { filesystem: { rootdirectory: filesystem.rootdirectory } };
+  if (s3 === undefined) return { inmemory: {} };
   const params: S3Params = {
     region: s3.region,
     bucket: s3.bucket,
@@ -47,7 +48,8 @@ function paramsOf(source: StorageSource): DriverParams {
  */
 export function describeStorage(source: StorageSource): string {
   const { s3, filesystem } = paramsOf(source);
-  if (s3 === undefined) return `filesystem ${filesystem.rootdirectory}`;
+  if (filesystem !== undefined) return `filesystem ${filesystem.rootdirectory}`;
+  if (s3 === undefined) return 'inmemory';
   const endpoint = nonEmpty(s3.regionendpoint) ? ` endpoint=${s3.regionendpoint}` : '';
   const root = s3.rootdirectory ?? '';
   return `s3 bucket=${s3.bucket} region=${s3.region}${endpoint} root=${root === '' ? '/' : root}`;
@@ -59,6 +61,7 @@ export function describeStorage(source: StorageSource): string {
  */
 export function storageLocation(source: StorageSource, path: string): string {
   const { s3, filesystem } = paramsOf(source);
-  if (s3 === undefined) return join(filesystem.rootdirectory, path);
+  if (filesystem !== undefined) return join(filesystem.rootdirectory, path);
+  if (s3 === undefined) return `inmemory:${path}`;
   return `s3://${s3.bucket}/${new KeyLayout(s3.rootdirectory).key(path)}`;
 }

@@ -17,7 +17,7 @@ export interface LoadOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-type Tree = { [key: string]: unknown };
+export type Tree = { [key: string]: unknown };
 
 function isTree(value: unknown): value is Tree {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -48,7 +48,11 @@ export function buildConfig(tree: Tree, env: NodeJS.ProcessEnv = {}, options: Lo
 }
 
 export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv, options: LoadOptions = {}): Promise<Config> {
-  if (file === undefined) return buildConfig({}, env, options);
+  return buildConfig(file === undefined ? {} : await readConfigTree(file), env, options);
+}
+
+/** A config file's YAML as a tree for buildConfig ({} when empty); ConfigError when unreadable or not a mapping. */
+export async function readConfigTree(file: string): Promise<Tree> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -62,7 +66,7 @@ export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEn
     throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
   }
   if (tree !== null && tree !== undefined && !isTree(tree)) throw new ConfigError(`${file} must hold a YAML mapping`);
-  return buildConfig(isTree(tree) ? tree : {}, env, options);
+  return isTree(tree) ? tree : {};
 }
 
 /**

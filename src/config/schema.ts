@@ -203,6 +203,8 @@ const storageObject = z
     /** Exactly one driver; neither → filesystem in ./data (storageWithDriver). */
     filesystem: z.strictObject({ rootdirectory: text().default('./data') }).optional(),
     s3: s3Section.optional(),
+    /** distribution's inmemory driver: no parameters (`inmemory:` or `inmemory: {}`), nothing on disk (storage/inmemory/). */
+    inmemory: z.strictObject({}).optional(),
     delete: section({ enabled: bool().default(false) }),
     /**
      * distribution's storage.redirect: on a driver that can (s3), blob GETs are answered with a
@@ -223,19 +225,21 @@ const storageObject = z
     }),
   })
   // load.ts says this first, naming the variables; this keeps parseConfigTree honest on its own.
-  .refine((storage) => storage.filesystem === undefined || storage.s3 === undefined, { error: 'must configure one storage driver, got filesystem, s3' });
+  .refine((storage) => [storage.filesystem, storage.s3, storage.inmemory].filter((driver) => driver !== undefined).length <= 1, { error: 'must configure one storage driver' });
 
 type StorageObject = z.output<typeof storageObject>;
-type StorageSettings = Omit<StorageObject, 'filesystem' | 's3'>;
+type StorageSettings = Omit<StorageObject, 'filesystem' | 's3' | 'inmemory'>;
 type FilesystemSection = NonNullable<StorageObject['filesystem']>;
 type S3Section = NonNullable<StorageObject['s3']>;
 
 /** The storage section as parsed: its settings and exactly one driver, which says which it is. */
-export type StorageSection = StorageSettings & ({ filesystem: FilesystemSection; s3?: never } | { s3: S3Section; filesystem?: never });
+export type StorageSection = StorageSettings &
+  ({ filesystem: FilesystemSection; s3?: never; inmemory?: never } | { s3: S3Section; filesystem?: never; inmemory?: never } | { inmemory: Record<string, never>; filesystem?: never; s3?: never });
 
 /** No driver named → the filesystem in ./data (distribution has no default; Quayside always had this one). */
-function storageWithDriver({ filesystem, s3, ...settings }: StorageObject): StorageSection {
+function storageWithDriver({ filesystem, s3, inmemory, ...settings }: StorageObject): StorageSection {
   if (s3 !== undefined) return { ...settings, s3 };
+  if (inmemory !== undefined) return { ...settings, inmemory: {} };
   return { ...settings, filesystem: filesystem ?? { rootdirectory: './data' } };
 }
 
@@ -437,13 +441,12 @@ export const distributionOnlyKeys: readonly string[] = [
  * credentials we cannot sign with, and a restriction on token algorithms we would not enforce.
  */
 export const refusedDistributionKeys: Readonly<Record<string, string>> = {
-  'storage.azure': 'the azure storage driver is not implemented (Quayside has: filesystem, s3)',
-  'storage.gcs': 'the gcs storage driver is not implemented (Quayside has: filesystem, s3)',
-  'storage.inmemory': 'the inmemory storage driver is not implemented (Quayside has: filesystem, s3)',
-  'storage.swift': 'the swift storage driver is not implemented (Quayside has: filesystem, s3)',
-  'storage.oss': 'the oss storage driver is not implemented (Quayside has: filesystem, s3)',
+  'storage.azure': 'the azure storage driver is not implemented (Quayside has: filesystem, s3, inmemory)',
+  'storage.gcs': 'the gcs storage driver is not implemented (Quayside has: filesystem, s3, inmemory)',
+  'storage.swift': 'the swift storage driver is not implemented (Quayside has: filesystem, s3, inmemory)',
+  'storage.oss': 'the oss storage driver is not implemented (Quayside has: filesystem, s3, inmemory)',
   // distribution registers its s3 driver under both names (s3-aws/s3.go init).
-  'storage.s3aws': 'is distribution\'s second name for the s3 driver: write storage.s3 (Quayside has: filesystem, s3)',
+  'storage.s3aws': 'is distribution\'s second name for the s3 driver: write storage.s3 (Quayside has: filesystem, s3, inmemory)',
   // Temporary credentials. distribution's FromParameters never reads this key (it signs with an
   // empty token), so there it is silently nothing; here it would be a credential we drop, and
   // every request would fail on a token S3 expects. Say so at start instead.

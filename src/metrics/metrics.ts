@@ -31,6 +31,22 @@ export interface MetricSources {
 /** Storage actions: distribution's timer buckets (go-metrics defaultDurationBuckets) with finer ones for local disks. */
 const STORAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60];
 
+/**
+ * The process's own metrics, once per process however many registries it runs (the library API):
+ * prom-client's collectors never stop (a GC PerformanceObserver, an event-loop delay monitor), so
+ * one set per registry kept every closed registry's metrics alive and observed each GC once per
+ * registry ever started. They describe the process, not a registry, so every scrape shares them.
+ */
+let processRegistry: Registry | undefined;
+
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export class RegistryMetrics {
   readonly registry = new Registry();
   readonly requests: RequestMetrics;
@@ -39,8 +55,6 @@ export class RegistryMetrics {
 
   constructor(sources: MetricSources) {
     const registry = this.registry;
-    // process_* and nodejs_* (CPU, memory, event loop lag, GC pauses), as distribution serves go_* and process_*.
-    collectDefaultMetrics({ register: registry });
     this.requests = new RequestMetrics(registry);
     this.#storage = new SeriesHistogram('registry_storage_action_seconds', 'The number of seconds that the storage action takes', ['driver', 'action'], STORAGE_BUCKETS);
     registry.registerMetric(this.#storage);
@@ -82,7 +96,9 @@ export class RegistryMetrics {
 
   /** The exposition text and its content type, for GET /metrics. */
   async scrape(): Promise<{ body: string; contentType: string }> {
-    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+    // process_* and nodejs_* (CPU, memory, event loop lag, GC pauses), as distribution serves go_* and process_*.
+    const [own, ofProcess] = await Promise.all([this.registry.metrics(), processMetrics().metrics()]);
+    return { body: `${own}${ofProcess}`, contentType: this.registry.contentType };
   }
 
   #workerMetrics(pool: () => PoolStats): void {

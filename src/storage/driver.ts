@@ -113,7 +113,7 @@ export class OffsetMismatchError extends Error {
  * distribution's `storage:` section (exactly one of `filesystem`, `s3`). Plain data, so a worker
  * thread rebuilds the same driver from its workerData (factory.ts).
  */
-export type DriverParams = FilesystemParams | S3DriverParams;
+export type DriverParams = FilesystemParams | S3DriverParams | InMemoryParams;
 
 export interface FilesystemParams {
   readonly filesystem: {
@@ -122,9 +122,21 @@ export interface FilesystemParams {
     readonly directio?: boolean;
   };
   readonly s3?: undefined;
+  readonly inmemory?: undefined;
 }
 
 export interface S3DriverParams {
   readonly s3: import('./s3/params.ts').S3Params;
   readonly filesystem?: undefined;
+  readonly inmemory?: undefined;
+}
+
+/**
+ * distribution's `inmemory` driver (storage/inmemory/driver.ts): no parameters. Each opening is a
+ * new, empty store that lives on the main thread only; the workers only hash for it.
+ */
+export interface InMemoryParams {
+  readonly inmemory: Record<string, never>;
+  readonly filesystem?: undefined;
+  readonly s3?: undefined;
 }

@@ -1,9 +1,13 @@
 import type { DriverParams, FilesystemParams, PosixDriver } from './driver.ts';
 import { FilesystemDriver } from './filesystem/driver.ts';
 import type { S3Driver } from './s3/driver.ts';
+import { InMemoryDriver } from './inmemory/driver.ts';
 
 /** An opened driver, tagged with its kind: the upload path differs by kind (uploads/backend.ts). */
-export type OpenedDriver = { readonly kind: 'filesystem'; readonly driver: PosixDriver } | { readonly kind: 's3'; readonly driver: S3Driver };
+export type OpenedDriver =
+  | { readonly kind: 'filesystem'; readonly driver: PosixDriver }
+  | { readonly kind: 's3'; readonly driver: S3Driver }
+  | { readonly kind: 'inmemory'; readonly driver: InMemoryDriver };
 
 /** The filesystem driver from plain parameters: the same call on the main thread and in each worker. */
 export function createDriver(params: FilesystemParams): PosixDriver {
@@ -30,6 +34,8 @@ export async function openDriver(params: DriverParams): Promise<OpenedDriver> {
     }
     return { kind: 's3', driver };
   }
+  // A new, empty store each time: one registry's memory is nobody else's (storage/inmemory/driver.ts).
+  if (params.inmemory !== undefined) return { kind: 'inmemory', driver: new InMemoryDriver() };
   return { kind: 'filesystem', driver: createDriver(params) };
 }
 

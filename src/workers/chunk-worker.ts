@@ -15,8 +15,8 @@ import type { AppendChunkResult, AppendChunkTask, HashChunkTask, HashUploadResul
  * upload's next chunk.
  */
 const config = workerData as WorkerConfig;
-/** Only the filesystem's tasks touch storage; over S3 a worker only hashes (hashChunk). */
-const fsDriver: PosixDriver | undefined = config.driver.s3 === undefined ? createDriver(config.driver) : undefined;
+/** Only the filesystem's tasks touch storage; over S3 or inmemory a worker only hashes (hashChunk). */
+const fsDriver: PosixDriver | undefined = config.driver.filesystem === undefined ? undefined : createDriver(config.driver);
 const engine = await engineByName(config.engine);
 
 function filesystem(): PosixDriver {

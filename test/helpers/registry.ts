@@ -28,6 +28,16 @@ function pickEnv(name: string): NodeJS.ProcessEnv {
   return value === undefined ? {} : { [name]: value };
 }
 
+/**
+ * `QUAYSIDE_TEST_STORAGE=inmemory node scripts/run-tests.mjs test/api` runs the registry tests on
+ * the inmemory driver (test/library/inmemory-matrix.test.ts runs test/api so). A test that names
+ * its root or its driver keeps them; `root` is then an empty directory nothing is written to.
+ */
+function inMemoryMatrix(options: StartOptions): RegistryOptions {
+  if (process.env['QUAYSIDE_TEST_STORAGE'] !== 'inmemory' || options.root !== undefined || options.driverParams !== undefined) return {};
+  return { driverParams: { inmemory: {} } };
+}
+
 type Hooks = Pick<TestContext, 'after'> | { after: (fn: () => Promise<void>) => void };
 
 /**
@@ -45,7 +55,7 @@ export async function startRegistry(t: Hooks, options: StartOptions = {}): Promi
     ...(options.config?.proxy ? { proxy: options.config.proxy } : {}),
     storage: { filesystem: { rootdirectory: root }, delete: { enabled: options.deleteEnabled ?? true }, maintenance: options.maintenance ?? {}, ...(options.config?.redirect ? { redirect: options.config.redirect } : {}) },
   }, pickEnv('QUAYSIDE_HASH_ENGINE'));
-  const registry = await createRegistry(config, { workers: 2, ...options });
+  const registry = await createRegistry(config, { workers: 2, ...inMemoryMatrix(options), ...options });
   t.after(() => registry.close(1000));
   return { url: registry.url, root, registry };
 }
