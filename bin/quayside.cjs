@@ -20,4 +20,4 @@
 //   flag, 53-54k with it, 50-54k with no gap. The memory it would have given back after a
 //   512 MiB push was 3 MiB (97 against 100 MiB RSS 15 s later).
 process.env.UV_THREADPOOL_SIZE ??= '16';
-import('../dist/cli.js');
+import('../dist/bundle/cli.js');
