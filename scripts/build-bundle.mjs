@@ -17,8 +17,8 @@
 // source file's import.meta.url is replaced by the URL its tsc output has in dist/: the relative
 // paths they resolve stay those of the unbundled build, which ships beside the bundle.
 import { build } from 'esbuild';
-import { readFile } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -39,6 +39,20 @@ const distUrlOfSource = {
   },
 };
 
+/**
+ * zod's namespace (`z`) re-exports every message locale (~360 KiB of the bundle, parsed at each
+ * start) as `z.locales`, so the bundler cannot drop them; we use none but English, which zod
+ * configures itself from locales/en.js. The index is replaced by one that exports only `en`.
+ */
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, (args) => ({ contents: "export { default as en } from './en.js';", loader: 'js', resolveDir: dirname(args.path) }));
+  },
+};
+
+// Chunk names carry a content hash: stale ones from an earlier build would ship too.
+await rm(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { cli: `${src}cli.ts` },
   outdir,
@@ -48,10 +62,12 @@ await build({
   platform: 'node',
   target: 'node20',
   sourcemap: true,
+  minifyWhitespace: true,
+  minifySyntax: true,
   // bcrypt loads its prebuilt .node by path; hash-wasm's engine is loaded lazily (wasm-engine.ts).
   external: ['bcrypt', 'piscina'],
   // CommonJS dependencies (pino, prom-client...) call require() for node builtins.
   banner: { js: "import { createRequire as __quaysideCreateRequire } from 'node:module'; const require = __quaysideCreateRequire(import.meta.url);" },
-  plugins: [distUrlOfSource],
+  plugins: [distUrlOfSource, zodEnglishOnly],
   logLevel: 'warning',
 });

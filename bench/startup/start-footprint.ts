@@ -7,9 +7,11 @@
  * Rounds are interleaved (q, bare, bare+flags, docker, q, ...) so machine noise hits all alike.
  *
  * ready: spawn() to the first answer (200/401) on GET /v2/, a fresh connection per attempt,
- * retried every 2 ms. idle RSS: VmRSS 2 s after ready (all threads of the process).
+ * retried every 2 ms. CPU to ready: user + system time of the server process at that moment
+ * (10 ms ticks; it moves less than the wall time when the machine is busy). idle RSS: VmRSS 2 s
+ * after ready (all threads of the process).
  *
- *   npm run bench:startup -- [--rounds 10] [--idle-ms 2000]
+ *   npm run bench:startup -- [--rounds 10] [--idle-ms 2000] [--only quayside,bare]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -74,6 +76,14 @@ async function rssMiB(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+const TICKS_PER_SECOND = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000;
+}
+
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
@@ -85,6 +95,8 @@ async function stop(child: ChildProcess): Promise<void> {
 
 interface Sample {
   readonly readyMs: number;
+  /** user + system CPU of the server up to ready: less sensitive than readyMs to a busy machine. */
+  readonly cpuMs: number;
   readonly idleRssMiB: number;
 }
 
@@ -103,9 +115,10 @@ async function measure(contender: Contender, idleMs: number): Promise<Sample> {
       await sleep(2);
     }
     const readyMs = performance.now() - started;
+    const cpuMs = await cpuMsOf(child.pid ?? 0);
     if (status !== 200 && status !== 401) throw new Error(`${contender.name}: GET /v2/ answered ${status}`);
     await sleep(idleMs);
-    return { readyMs, idleRssMiB: await rssMiB(child.pid ?? 0) };
+    return { readyMs, cpuMs, idleRssMiB: await rssMiB(child.pid ?? 0) };
   } finally {
     await stop(child);
     await rm(dir, { recursive: true, force: true });
@@ -119,7 +132,10 @@ function median(values: readonly number[]): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, 'idle-ms': { type: 'string', default: '2000' } } });
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '10' }, 'idle-ms': { type: 'string', default: '2000' }, only: { type: 'string' } } });
+  // --only quayside,bare: the targets whose name contains one of the words (the ratios need a bare row).
+  const only = values.only?.split(',');
+  if (only !== undefined) contenders.splice(0, contenders.length, ...contenders.filter((c) => only.some((word) => c.name.includes(word))));
   const rounds = Number(values.rounds);
   const idleMs = Number(values['idle-ms']);
   buildQuayside();
@@ -142,6 +158,7 @@ async function main(): Promise<void> {
       'ready p50 ms': round(median(ready), 1),
       'ready min ms': round(Math.min(...ready), 1),
       'ready max ms': round(Math.max(...ready), 1),
+      'CPU to ready p50 ms': round(median(list.map((s) => s.cpuMs)), 0),
       'idle RSS p50 MiB': round(median(rss), 1),
       'ready ×bare': round(median(ready) / bareReady),
       'RSS ×bare': round(median(rss) / bareRss),
