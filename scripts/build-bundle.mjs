@@ -25,8 +25,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const src = `${root}src/`;
 const outdir = `${root}dist/bundle`;
 
-/** `import.meta.url` of src/<path>.ts → the URL of dist/<path>.js, relative to the bundle. */
-const distUrlOfSource = {
+/** `import.meta.url` of src/<path>.ts → the URL of dist/<path>.js, relative to the bundle in `outdir`. */
+const distUrlOfSource = (outdir) => ({
   name: 'dist-import-meta-url',
   setup(b) {
     b.onLoad({ filter: /\/src\/.*\.ts$/ }, async (args) => {
@@ -37,7 +37,7 @@ const distUrlOfSource = {
       return { contents: replaced, loader: 'ts' };
     });
   },
-};
+});
 
 /**
  * zod's namespace (`z`) re-exports every message locale (~360 KiB of the bundle, parsed at each
@@ -53,21 +53,26 @@ const zodEnglishOnly = {
 
 // Chunk names carry a content hash: stale ones from an earlier build would ship too.
 await rm(outdir, { recursive: true, force: true });
-await build({
-  entryPoints: { cli: `${src}cli.ts` },
-  outdir,
+const common = {
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
   sourcemap: true,
   minifyWhitespace: true,
   minifySyntax: true,
-  // bcrypt loads its prebuilt .node by path; hash-wasm's engine is loaded lazily (wasm-engine.ts).
+  // bcrypt loads its prebuilt .node by path; piscina starts threads on its own files.
   external: ['bcrypt', 'piscina'],
   // CommonJS dependencies (pino, prom-client...) call require() for node builtins.
   banner: { js: "import { createRequire as __quaysideCreateRequire } from 'node:module'; const require = __quaysideCreateRequire(import.meta.url);" },
-  plugins: [distUrlOfSource, zodEnglishOnly],
   logLevel: 'warning',
-});
+};
+
+await build({ ...common, entryPoints: { cli: `${src}cli.ts` }, outdir, splitting: true, plugins: [distUrlOfSource(outdir), zodEnglishOnly] });
+
+// The chunk worker, bundled in place of tsc's dist/workers/chunk-worker.js (the file pool.ts
+// hands piscina): the first upload waits for each worker to load its modules, and one file
+// loads faster than the ~20 it imports. Its lazy imports (S3, hash-wasm) are inlined: a worker
+// has no start-up to keep short beyond that first task.
+const workers = `${root}dist/workers`;
+await build({ ...common, entryPoints: [`${src}workers/chunk-worker.ts`], outfile: `${workers}/chunk-worker.js`, plugins: [distUrlOfSource(workers), zodEnglishOnly] });
