@@ -26,13 +26,12 @@ import { schedulePurging } from './uploads/purge.ts';
 import { createAuthenticator } from './auth/create.ts';
 import { UploadGate } from './uploads/upload-gate.ts';
 import { recoverAsideBlobs } from './gc/aside.ts';
-import { Notifications, type NotificationStats } from './notifications/notifications.ts';
+import type { Notifications, NotificationStats } from './notifications/notifications.ts';
 import type { StorageDriver } from './storage/driver.ts';
-import { RegistryMetrics } from './metrics/metrics.ts';
+import type { RegistryMetrics } from './metrics/metrics.ts';
 import { Readiness } from './metrics/probes.ts';
 import { StorageDriverCheck } from './metrics/health.ts';
-import { startDebugServer } from './metrics/debug-server.ts';
-import { PullThroughCache } from './proxy/pull-through.ts';
+import type { PullThroughCache } from './proxy/pull-through.ts';
 
 /** Batch buffers out at once before uploads wait to fill their next (uploads/batch-buffers.ts): 32 MiB at 4 MiB batches. */
 const BATCH_BUFFERS = 8;
@@ -71,9 +70,12 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   });
   // Metrics exist only with http.debug.addr and prometheus.enabled: otherwise nothing on the request
   // path or the driver is instrumented (src/metrics). Sources are read at scrape time only.
+  // Metrics, notifications, the pull-through cache and the debug server are loaded only when
+  // configured: `serve` starts faster and smaller without their modules (prom-client alone is
+  // ~170 KiB of code; bench/startup/start-footprint.ts).
   const debug = config.http.debug;
   const metrics = debug.addr !== undefined && debug.prometheus.enabled
-    ? new RegistryMetrics({
+    ? new (await import('./metrics/metrics.ts')).RegistryMetrics({
         driverName: opened.driver.name,
         hashEngine: () => engine.name,
         pool: () => pool.stats(),
@@ -101,7 +103,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   const uploads = await uploadBackendFor(opened, { engine, pool, locks, blobs, buffers, options: pipeline });
   const catalog = new Catalog(driver, LINK_TTL_MS);
   // Before listening: undelivered events a previous run left are reloaded and go out first.
-  const notifications = await Notifications.start(config, driver, log);
+  const notifications = config.notifications.endpoints.length > 0 ? await (await import('./notifications/notifications.ts')).Notifications.start(config, driver, log) : undefined;
   // Read at each scrape only: delivery does nothing per event for metrics' sake.
   if (metrics && notifications) {
     const live = notifications;
@@ -113,21 +115,21 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     blobs,
     catalog,
     manifests: new ManifestStore(driver, blobs, { maxReferences: config.quayside.limits.manifestreferences }),
-    auth: createAuthenticator(config),
+    auth: await createAuthenticator(config),
     uploadGate: new UploadGate(config.quayside.limits.concurrentuploads),
     uploads,
     uploadLocks: locks,
     ...(notifications ? { notifications } : {}),
     requestMetrics: metrics?.requests,
     readiness,
-    ...(config.proxy ? { proxy: new PullThroughCache(config.proxy, log) } : {}),
+    ...(config.proxy ? { proxy: await startProxy(config.proxy, log) } : {}),
   };
   options.hooks?.(services);
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;
   const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, (ref) => uploads.discard(ref), purging, log) : () => undefined;
   const healthChecks = startHealthChecks(config, driver, opened.driver.name, log);
-  const debugServer = debug.addr === undefined ? undefined : await startDebugServer({ addr: debug.addr, metrics, metricsPath: debug.prometheus.path, checks: healthChecks, log }).catch(async (err: unknown) => {
+  const debugServer = debug.addr === undefined ? undefined : await (await import('./metrics/debug-server.ts')).startDebugServer({ addr: debug.addr, metrics, metricsPath: debug.prometheus.path, checks: healthChecks, log }).catch(async (err: unknown) => {
     for (const check of healthChecks) check.stop();
     await pool.close();
     if (opened.kind === 's3') opened.driver.close();
@@ -168,6 +170,12 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     ...(metrics ? { metrics } : {}),
     close: (graceMs) => (closing ??= close(graceMs)),
   };
+}
+
+/** The pull-through cache (config `proxy`), loaded only when configured. */
+async function startProxy(settings: NonNullable<Config['proxy']>, log: Logger): Promise<PullThroughCache> {
+  const { PullThroughCache } = await import('./proxy/pull-through.ts');
+  return new PullThroughCache(settings, log);
 }
 
 /** health.storagedriver: the periodic write and read-back of metrics/health.ts, started now. */

@@ -30,7 +30,7 @@ export interface Target {
 export const repoRoot = new URL('../../', import.meta.url).pathname;
 const TICKS_PER_SECOND = 100; // sysconf(_SC_CLK_TCK) on Linux
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -1,11 +1,19 @@
 import type { Config } from '../config/schema.ts';
 import type { Authenticator } from './authenticator.ts';
-import { HtpasswdAuthenticator } from './htpasswd.ts';
-import { TokenAuthenticator } from './token.ts';
 
-/** The configured scheme (config `auth`), or undefined: an open registry. */
-export function createAuthenticator(config: Config): Authenticator | undefined {
-  if (config.auth.htpasswd) return new HtpasswdAuthenticator(config.auth.htpasswd.realm, config.auth.htpasswd.path);
-  if (config.auth.token) return new TokenAuthenticator(config.auth.token);
+/**
+ * The configured scheme (config `auth`), or undefined: an open registry. Each scheme's module is
+ * loaded only when configured: bcrypt (a native addon) and jose stay out of an open registry's
+ * start-up (issue 12).
+ */
+export async function createAuthenticator(config: Config): Promise<Authenticator | undefined> {
+  if (config.auth.htpasswd) {
+    const { HtpasswdAuthenticator } = await import('./htpasswd.ts');
+    return new HtpasswdAuthenticator(config.auth.htpasswd.realm, config.auth.htpasswd.path);
+  }
+  if (config.auth.token) {
+    const { TokenAuthenticator } = await import('./token.ts');
+    return new TokenAuthenticator(config.auth.token);
+  }
   return undefined;
 }

@@ -2,7 +2,8 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpsServer } from 'node:https';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
 import { accessFor, ALLOW_ALL, type Grants } from '../auth/access.ts';
 import { toRegistryError } from '../errors/to-registry-error.ts';
 import { RegistryError } from '../errors/registry-error.ts';
@@ -31,6 +32,9 @@ export interface Timeouts {
   readonly idletimeout: number;
 }
 
+/** node:https (and tls below it) is loaded only with http.tls: a few ms of every start otherwise (issue 12). */
+const loadHttps = (): typeof Https => createRequire(import.meta.url)('node:https') as typeof Https;
+
 export function createHttpServer(router: Router, services: Services, log: Logger, tls?: TlsFiles, timeouts: Timeouts = { headertimeout: 30_000, idletimeout: 300_000 }): Server {
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res, router, services, log).catch((err: unknown) => {
@@ -45,7 +49,7 @@ export function createHttpServer(router: Router, services: Services, log: Logger
   // Node checks header deadlines on this interval (default 30 s): keep it within the deadline.
   const checking = { connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(timeouts.headertimeout / 2))) };
   const server: Server = tls
-    ? createHttpsServer(
+    ? loadHttps().createServer(
         {
           ...checking,
           cert: readFileSync(tls.certificate),

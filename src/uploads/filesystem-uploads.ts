@@ -13,6 +13,8 @@ export class FilesystemUploads implements UploadBackend {
   constructor(private readonly deps: CommitDeps) {}
 
   create(repo: string): Promise<UploadRef> {
+    // The worker threads start with the first upload, not with the registry (workers/pool.ts).
+    this.deps.pool.start();
     return createUpload(this.deps.driver, repo);
   }
 

@@ -33,6 +33,8 @@ export class S3Uploads implements UploadBackend {
   constructor(private readonly deps: S3UploadDeps) {}
 
   async create(repo: string): Promise<UploadRef> {
+    // The worker threads start with the first upload, not with the registry (workers/pool.ts).
+    this.deps.pool.start();
     const id = randomUUID();
     // distribution's `startedat`, first: the purge of stale uploads reads it (ours and
     // docker-registry's), and keeps an upload it cannot date.

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { DriverParams } from '../storage/driver.ts';
 import { TASK, type AppendChunkResult, type AppendChunkTask, type HashChunkTask, type HashUploadResult, type HashUploadTask, type WorkerConfig } from './tasks.ts';
 
@@ -10,6 +10,14 @@ import { TASK, type AppendChunkResult, type AppendChunkTask, type HashChunkTask,
 const entry = import.meta.url.endsWith('.ts') ? new URL('./dev-entry.mjs', import.meta.url) : new URL('./chunk-worker.js', import.meta.url);
 
 export interface ChunkPool {
+  /**
+   * Starts the worker threads now, if they are not running yet, without waiting for them: the
+   * registry calls it when an upload begins (POST end-4a), so a push's first chunk does not wait
+   * for the threads to load. Any task starts them too.
+   */
+  start(): void;
+  /** Whether the threads have been started (by start() or a first task). */
+  readonly started: boolean;
   appendChunk(task: AppendChunkTask): Promise<AppendChunkResult>;
   hashChunk(task: HashChunkTask): Promise<AppendChunkResult>;
   hashUpload(task: HashUploadTask): Promise<HashUploadResult>;
@@ -52,9 +60,51 @@ export function defaultWorkerCount(engine: string, cores = availableParallelism(
   return Math.max(1, cores);
 }
 
+const NO_TIMES: PiscinaHistogramSummary = { average: 0, mean: 0, stddev: 0, min: 0, max: 0, p0_001: 0, p0_01: 0, p0_1: 0, p1: 0, p2_5: 0, p10: 0, p25: 0, p50: 0, p75: 0, p90: 0, p97_5: 0, p99: 0, p99_9: 0, p99_99: 0, p99_999: 0 };
+
+/** What a pool reports before it has started: no threads, nothing run. */
+const NOT_STARTED: PoolStats = { queueSize: 0, completed: 0, threads: 0, utilization: 0, runTime: NO_TIMES, waitTime: NO_TIMES };
+
+/**
+ * The pool starts at its first use, not with the registry (issue 12, "Start and footprint"): each
+ * idle worker is a V8 isolate with its own heap, and loading piscina and the worker entry is part
+ * of the start-up time. A registry that only serves pulls never starts it. Once started, the
+ * threads stay (minThreads): a push's chunks never wait for a worker to load again.
+ */
 export function createChunkPool(driver: DriverParams, engine: string, threads = defaultWorkerCount(engine)): ChunkPool {
   const workerData: WorkerConfig = { driver, engine };
-  const pool = new Piscina({
+  let starting: Promise<Piscina> | undefined;
+  let pool: Piscina | undefined;
+  let closed = false;
+  const started = (): Promise<Piscina> => (starting ??= startPiscina(workerData, threads).then((p) => (pool = p)));
+  const run = async (task: unknown, name: string): Promise<unknown> => {
+    if (closed) throw new Error('the chunk pool is closed');
+    return (await started()).run(task, { name });
+  };
+  return {
+    start: () => {
+      if (!closed) started().catch(() => undefined);
+    },
+    get started() {
+      return starting !== undefined;
+    },
+    // The bytes sit in a SharedArrayBuffer: the worker reads them in place.
+    appendChunk: (task) => run(task, TASK.appendChunk) as Promise<AppendChunkResult>,
+    hashChunk: (task) => run(task, TASK.hashChunk) as Promise<AppendChunkResult>,
+    hashUpload: (task) => run(task, TASK.hashUpload) as Promise<HashUploadResult>,
+    stats: () => (pool === undefined ? NOT_STARTED : { queueSize: pool.queueSize, completed: pool.completed, threads: pool.threads.length, utilization: pool.utilization, runTime: pool.histogram.runTime, waitTime: pool.histogram.waitTime }),
+    close: async () => {
+      closed = true;
+      // A start under way is let finish, then closed: its threads would keep the process alive.
+      if (starting !== undefined) await (await starting.catch(() => undefined))?.close();
+    },
+  };
+}
+
+/** piscina itself is loaded here, at the first start: `serve` does not load it until a push. */
+async function startPiscina(workerData: WorkerConfig, threads: number): Promise<Piscina> {
+  const { Piscina } = await import('piscina');
+  return new Piscina({
     filename: entry.href,
     minThreads: Math.max(1, threads),
     maxThreads: Math.max(1, threads),
@@ -66,12 +116,4 @@ export function createChunkPool(driver: DriverParams, engine: string, threads = 
     idleTimeout: 60_000,
     workerData,
   });
-  return {
-    // The bytes sit in a SharedArrayBuffer: the worker reads them in place.
-    appendChunk: (task) => pool.run(task, { name: TASK.appendChunk }) as Promise<AppendChunkResult>,
-    hashChunk: (task) => pool.run(task, { name: TASK.hashChunk }) as Promise<AppendChunkResult>,
-    hashUpload: (task) => pool.run(task, { name: TASK.hashUpload }) as Promise<HashUploadResult>,
-    stats: () => ({ queueSize: pool.queueSize, completed: pool.completed, threads: pool.threads.length, utilization: pool.utilization, runTime: pool.histogram.runTime, waitTime: pool.histogram.waitTime }),
-    close: () => pool.close(),
-  };
 }
