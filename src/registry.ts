@@ -118,7 +118,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     ...(notifications ? { notifications } : {}),
     requestMetrics: metrics?.requests,
     readiness,
-    ...(config.proxy ? { proxy: new PullThroughCache(config.proxy, log) } : {}),
+    ...(config.proxy ? { proxy: new PullThroughCache(config.proxy, log, opened) } : {}),
   };
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Digest } from '../digest/digest.ts';
+import type { Spool } from './spool.ts';
 
-/** How long a retired spool file outlives its last reader (see removeSpoolIfUnused). */
+/** How long a retired fetch keeps its spool open after its last reader (see closeSpoolIfUnused). */
 const SPOOL_GRACE_MS = 30_000;
 
 /**
@@ -14,7 +15,8 @@ const SPOOL_GRACE_MS = 30_000;
  * the disk's pace (for-await on the response is its backpressure); every client, the first as
  * much as the eighth, reads the spool file with its own reader at its own pace. So memory stays
  * flat, a slow client slows only itself, and one that leaves stops nothing: the fetch goes on
- * and fills the cache.
+ * and fills the cache. Readers share the writer's file handle (positioned reads), so the spool
+ * can be renamed into the blob store or unlinked under them (spool.ts).
  *
  * Verification (distribution verifies a proxied blob only when its blob writer commits; here
  * every client is covered): the last byte of every response is held back until the whole blob
@@ -31,14 +33,16 @@ export class BlobFetch {
   verified = false;
   /** Why the fetch failed (upstream cut off, digest mismatch, disk): every reader fails with it. */
   failed: Error | undefined;
-  /** Resolves once verified and handed to `store`, or failed; never rejects. */
+  /** Resolves once verified and stored, or failed (then the owner discards the spool); never rejects. */
   readonly done: Promise<void>;
   private readonly changes = new EventEmitter();
-  /** Readers not yet closed: the spool file stays until the last one is done with it. */
+  /** Readers not yet closed: the spool stays open until the last one is done with it. */
   private readers = 0;
   private retired = false;
-  private removal: NodeJS.Timeout | undefined;
-  /** Settles once the spool file exists (or the fetch failed before it did): a reader opens it only then. */
+  private closing: NodeJS.Timeout | undefined;
+  /** The spool, open for writing and reading; undefined before it is open and once closed. */
+  file: FileHandle | undefined;
+  /** Settles once the spool file is open (or the fetch failed before it was): a reader reads only then. */
   readonly spoolReady: Promise<void>;
   private markSpoolReady: () => void = () => undefined;
 
@@ -46,59 +50,63 @@ export class BlobFetch {
     readonly digest: Digest,
     /** From the upstream's Content-Length; undefined when it sent none (chunked). */
     readonly size: number | undefined,
-    readonly spoolPath: string,
+    readonly spool: Spool,
     body: IncomingMessage,
-    /** Puts the verified spool file into the store; its failure leaves the blob uncached, readers unharmed. */
-    store: (fetch: BlobFetch) => Promise<void>,
+    /** Runs after the spool went into the store; a failure of either leaves the blob uncached, readers unharmed. */
+    stored: () => void,
     onStoreError: (err: unknown) => void,
   ) {
     // Every reader waits on one event; more than 10 readers is the point, not a leak.
     this.changes.setMaxListeners(0);
     this.spoolReady = new Promise((resolve) => (this.markSpoolReady = resolve));
-    this.done = this.run(body)
-      .then(
-        () => store(this).catch(onStoreError),
-        (err: unknown) => {
-          body.destroy();
-          this.fail(err instanceof Error ? err : new Error(String(err)));
-          this.markSpoolReady();
-        },
-      );
+    this.done = this.run(body).then(
+      async () => {
+        const file = this.file as FileHandle;
+        await spool.store(file, this.written).then(stored, onStoreError);
+      },
+      (err: unknown) => {
+        body.destroy();
+        this.fail(err instanceof Error ? err : new Error(String(err)));
+        this.markSpoolReady();
+      },
+    );
   }
 
   /** Bytes [start, end] of the blob (end undefined: to its end) as they become readable. */
   reader(start: number, end: number | undefined): Readable {
     this.readers++;
-    clearTimeout(this.removal);
-    this.removal = undefined;
+    clearTimeout(this.closing);
+    this.closing = undefined;
     return new SpoolReader(this, start, end, () => {
       this.readers--;
-      this.removeSpoolIfUnused();
+      this.closeSpoolIfUnused();
     });
   }
 
   /**
-   * No new reader will come (the cache serves this blob from storage, or fetches it anew): the
-   * spool file goes once the last reader closes. Removed only then, because a reader opens the
-   * file when it first reads, which may be after this call.
+   * No new reader will come (the blob is in storage, or the fetch failed and the next request
+   * fetches anew): the spool's handle closes once the last reader is done with it.
    */
   retire(): void {
     this.retired = true;
-    this.removeSpoolIfUnused();
+    this.closeSpoolIfUnused();
   }
 
   /**
-   * Removed a while after the last reader closed, not at once: a request that took this fetch
+   * Closed a while after the last reader closed, not at once: a request that took this fetch
    * from the cache's table just before it was retired asks for its reader a moment later (an
-   * await in between), and found the file gone under load (ENOENT, the client's response cut).
+   * await in between), and found the spool gone under load (the client's response cut).
    */
-  private removeSpoolIfUnused(): void {
-    if (!this.retired || this.readers > 0 || this.removal !== undefined) return;
-    this.removal = setTimeout(() => {
-      this.removal = undefined;
-      if (this.readers === 0) void rm(this.spoolPath, { force: true }).catch(() => undefined);
+  private closeSpoolIfUnused(): void {
+    if (!this.retired || this.readers > 0 || this.closing !== undefined) return;
+    this.closing = setTimeout(() => {
+      this.closing = undefined;
+      if (this.readers > 0) return;
+      const file = this.file;
+      this.file = undefined;
+      void file?.close().catch(() => undefined);
     }, SPOOL_GRACE_MS);
-    this.removal.unref();
+    this.closing.unref();
   }
 
   /** Resolves at the next change (bytes written, verified, failed). */
@@ -109,8 +117,9 @@ export class BlobFetch {
 
   private async run(body: IncomingMessage): Promise<void> {
     const hash = createHash(this.digest.algorithm);
-    const file = await open(this.spoolPath, 'w');
-    // A reader made as the fetch started would otherwise race this open (ENOENT under load).
+    const file = await open(this.spool.path, 'w+');
+    this.file = file;
+    // A reader made as the fetch started waits for this open.
     this.markSpoolReady();
     // Socket chunks (16-64 KiB) are gathered into writes of up to SPOOL_WRITE bytes: a sixteenth
     // of the syscalls and of the reader wake-ups (bench/proxy: the cold pull was CPU-bound).
@@ -126,20 +135,16 @@ export class BlobFetch {
       this.written += batch.length;
       this.changes.emit('change');
     };
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        hash.update(chunk);
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (this.size !== undefined && this.written + pendingBytes > this.size) throw new Error(`upstream sent more than its Content-Length ${this.size}`);
-        // The stream has nothing more buffered: write what we have rather than wait for the socket.
-        if (pendingBytes >= SPOOL_WRITE || body.readableLength === 0) await flush();
-      }
-      await flush();
-      if (!body.complete) throw new Error('upstream body ended early');
-    } finally {
-      await file.close();
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (this.size !== undefined && this.written + pendingBytes > this.size) throw new Error(`upstream sent more than its Content-Length ${this.size}`);
+      // The stream has nothing more buffered: write what we have rather than wait for the socket.
+      if (pendingBytes >= SPOOL_WRITE || body.readableLength === 0) await flush();
     }
+    await flush();
+    if (!body.complete) throw new Error('upstream body ended early');
     if (this.size !== undefined && this.written !== this.size) throw new Error(`upstream sent ${this.written} of ${this.size} bytes`);
     const actual = hash.digest('hex');
     if (actual !== this.digest.hex) throw new DigestMismatchError(this.digest.value, `${this.digest.algorithm}:${actual}`);
@@ -171,12 +176,11 @@ const READ_SIZE = 256 * 1024;
 
 /**
  * A reader of the spool file that follows the fetch: reads what is written, waits for more,
- * ends after the last byte once the blob is verified, fails if the fetch fails. Its own file
- * handle, so the spool file can be unlinked under it.
+ * ends after the last byte once the blob is verified, fails if the fetch fails. It reads through
+ * the fetch's handle, which stays open while any reader is (the spool may be renamed or unlinked).
  */
 class SpoolReader extends Readable {
   private position: number;
-  private file: FileHandle | undefined;
   private pumping = false;
 
   constructor(
@@ -200,27 +204,13 @@ class SpoolReader extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const file = this.file;
-    this.file = undefined;
-    const closed = (): void => {
-      this.onClose();
-      callback(error);
-    };
-    if (!file) return closed();
-    file.close().then(closed, closed);
+    this.onClose();
+    callback(error);
   }
 
   /** Pushes what is readable until the stream wants no more, waiting for the fetch as needed. */
   private async pump(): Promise<void> {
-    if (!this.file) {
-      await this.fetch.spoolReady;
-      if (this.fetch.failed) throw this.fetch.failed;
-      const file = await open(this.fetch.spoolPath, 'r');
-      // Destroyed while opening (the client left): _destroy found no handle to close.
-      if (this.destroyed) return void (await file.close());
-      this.file = file;
-    }
-    const file = this.file;
+    await this.fetch.spoolReady;
     for (;;) {
       if (this.destroyed) return;
       const { fetch } = this;
@@ -236,10 +226,12 @@ class SpoolReader extends Readable {
         await fetch.changed();
         continue;
       }
+      const file = fetch.file;
+      if (!file) throw new Error(`spool ${fetch.spool.path} was closed before this reader came`);
       const length = Math.min(READ_SIZE, readableTo - this.position);
       const buffer = Buffer.allocUnsafe(length);
       const { bytesRead } = await file.read(buffer, 0, length, this.position);
-      if (bytesRead === 0) throw new Error(`spool file ${fetch.spoolPath} is shorter than ${this.position + 1} bytes`);
+      if (bytesRead === 0) throw new Error(`spool file ${fetch.spool.path} is shorter than ${this.position + 1} bytes`);
       this.position += bytesRead;
       if (!this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))) return;
     }

@@ -1,10 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema.ts';
 import { parseDigest, type Digest } from '../digest/digest.ts';
@@ -15,10 +11,12 @@ import { sendEmpty, sendStream } from '../http/respond.ts';
 import type { Logger } from '../log.ts';
 import { MEDIA_TYPE } from '../manifests/media-types.ts';
 import type { Services } from '../services.ts';
+import type { OpenedDriver } from '../storage/factory.ts';
 import { paths } from '../storage/paths.ts';
 import { parseLookupReference, requireParam } from '../handlers/references.ts';
 import { BlobFetch, DigestMismatchError } from './blob-fetch.ts';
 import { Remotes, type RemoteName } from './remotes.ts';
+import { spoolFactoryFor, type SpoolFactory } from './spool.ts';
 import { readLimited, UpstreamUnavailableError } from './upstream.ts';
 
 /**
@@ -63,15 +61,19 @@ export class PullThroughCache {
   /** `repo:tag` → when it was last fetched or confirmed upstream (ms); else the tag link's mtime. */
   private readonly confirmedAt = new LRUCache<string, number>({ max: 100_000 });
   private readonly running = new Set<Promise<void>>();
-  private spoolDir: Promise<string> | undefined;
+  /** Where fetched blobs are spooled and how they reach storage, written once (spool.ts). */
+  private readonly spools: SpoolFactory;
   /** Upstream blob GETs started (tests, bench). */
   blobFetches = 0;
 
   constructor(
     config: NonNullable<Config['proxy']>,
     private readonly log: Logger,
+    /** The storage as opened (registry.ts): the spool writes in place on the filesystem. */
+    opened?: OpenedDriver,
   ) {
     this.remotes = new Remotes(config);
+    this.spools = spoolFactoryFor(opened);
   }
 
   /** Whether `name` is proxied (pushes and deletes on it are refused). */
@@ -109,7 +111,7 @@ export class PullThroughCache {
   async close(): Promise<void> {
     for (const remote of this.remotes.all) remote.client.close();
     await Promise.all([...this.running]);
-    if (this.spoolDir) await rm(await this.spoolDir, { recursive: true, force: true });
+    await this.spools.close();
   }
 
   private serveLocal(ctx: RequestContext, local: Handler): Promise<void> | void {
@@ -146,7 +148,6 @@ export class PullThroughCache {
 
   private startFetch(services: Stores, key: string, name: string, remote: RemoteName, digest: Digest): Promise<BlobFetch> {
     const started = (async () => {
-      const spoolPath = join(await (this.spoolDir ??= mkdtemp(join(tmpdir(), 'quayside-proxy-'))), randomUUID());
       this.blobFetches++;
       const res = await this.upstream(remote, 'GET', `/v2/${remote.name}/blobs/${digest.value}`, {}).catch((err: unknown) => {
         throw this.unavailable('BLOB_UNKNOWN', err, { digest: digest.value });
@@ -154,11 +155,19 @@ export class PullThroughCache {
       if (res.statusCode !== 200) throw this.upstreamRefused(res, 'BLOB_UNKNOWN', remote, { digest: digest.value });
       const length = res.headers['content-length'];
       const size = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
-      const fetch = new BlobFetch(digest, size, spoolPath, res, (done) => this.storeBlob(services, name, done), (err) => this.log.error({ err, name, digest: digest.value }, 'pull-through: could not store a fetched blob'));
-      const finished = fetch.done.then(() => {
+      const spool = await this.spools.open(services, name, digest).catch((err: unknown) => {
+        res.destroy();
+        throw err;
+      });
+      const stored = (): void => services.catalog.noteWrite(name);
+      const fetch = new BlobFetch(digest, size, spool, res, stored, (err) => this.log.error({ err, name, digest: digest.value }, 'pull-through: could not store a fetched blob'));
+      const finished = fetch.done.then(async () => {
         this.fetches.delete(key);
         fetch.retire();
-        if (fetch.failed) this.log.warn({ err: fetch.failed, name, digest: digest.value, upstream: remote.remote.client.host }, 'pull-through: blob fetch failed');
+        if (!fetch.failed) return;
+        this.log.warn({ err: fetch.failed, name, digest: digest.value, upstream: remote.remote.client.host }, 'pull-through: blob fetch failed');
+        // Out of the table first: a pull from now on fetches anew rather than meet this failure.
+        await spool.discard();
       });
       this.track(finished);
       return fetch;
@@ -166,20 +175,6 @@ export class PullThroughCache {
     this.fetches.set(key, started);
     started.catch(() => this.fetches.delete(key));
     return started;
-  }
-
-  /** Into storage through the upload path (both drivers), which hashes it again and links it here. */
-  private async storeBlob(services: Stores, name: string, fetch: BlobFetch): Promise<void> {
-    const { uploads } = services;
-    const ref = await uploads.create(name);
-    try {
-      await uploads.append(ref, 0, createReadStream(fetch.spoolPath), fetch.written);
-      await uploads.commit(ref, fetch.digest);
-    } catch (err) {
-      await uploads.discard(ref).catch(() => undefined);
-      throw err;
-    }
-    services.catalog.noteWrite(name);
   }
 
   private serveFetch(ctx: RequestContext, fetch: BlobFetch): Promise<void> {
