@@ -185,7 +185,7 @@ export class PullThroughCache {
       [HEADER.contentDigest]: fetch.digest.value,
       [HEADER.etag]: `"${fetch.digest.value}"`,
     };
-    if (fetch.size === undefined) return sendStream(req, res, 200, headers, this.watched(fetch, fetch.reader(0, undefined)));
+    if (fetch.size === undefined) return sendStream(req, res, 200, headers, this.watched(ctx, fetch, fetch.reader(0, undefined)));
     const range = parseBlobRange(req.headers.range, fetch.size);
     if (range.kind === 'unsatisfiable') {
       res.setHeader(HEADER.contentRange, `bytes */${fetch.size}`);
@@ -196,13 +196,22 @@ export class PullThroughCache {
     headers[HEADER.acceptRanges] = 'bytes';
     headers[HEADER.contentLength] = String(end - start + 1);
     if (range.kind === 'range') headers[HEADER.contentRange] = `bytes ${start}-${end}/${fetch.size}`;
-    if (fetch.size === 0) return sendStream(req, res, 200, headers, this.watched(fetch, fetch.reader(0, undefined)));
-    return sendStream(req, res, range.kind === 'range' ? 206 : 200, headers, this.watched(fetch, fetch.reader(start, end)));
+    if (fetch.size === 0) return sendStream(req, res, 200, headers, this.watched(ctx, fetch, fetch.reader(0, undefined)));
+    return sendStream(req, res, range.kind === 'range' ? 206 : 200, headers, this.watched(ctx, fetch, fetch.reader(start, end)));
   }
 
-  /** sendStream ends a failed body silently (it takes every failure for a client that left): say why here. */
-  private watched(fetch: BlobFetch, reader: Readable): Readable {
+  /**
+   * sendStream ends a failed body silently (it takes every failure for a client that left): say
+   * why here. A pull from the fetch in flight is a pull as any other (distribution notifies pulls
+   * of proxied repositories too), told once its body ended, so verified: a response cut short by
+   * a lying upstream tells nothing, as failures do not.
+   */
+  private watched(ctx: RequestContext, fetch: BlobFetch, reader: Readable): Readable {
     reader.once('error', (err) => this.log.warn({ err, digest: fetch.digest.value }, 'pull-through: a response from the fetch in flight was aborted'));
+    const pulled = (): void => ctx.services.notifications?.blobPulled(ctx, fetch.digest, fetch.size ?? fetch.written);
+    // A HEAD sends no body (sendStream drops the reader): told now, as the handler tells a HEAD.
+    if (ctx.req.method === 'HEAD') pulled();
+    else reader.once('end', pulled);
     return reader;
   }
 
@@ -214,6 +223,8 @@ export class PullThroughCache {
     res.resume();
     if (res.statusCode !== 200) throw this.upstreamRefused(res, 'BLOB_UNKNOWN', remote, { digest: digest.value });
     const length = res.headers['content-length'];
+    // A HEAD that finds the blob is a pull (handlers/blobs.ts, as distribution's ServeBlob).
+    if (length !== undefined && /^\d+$/.test(length)) ctx.services.notifications?.blobPulled(ctx, digest, Number(length));
     ctx.res.writeHead(200, {
       [HEADER.apiVersion]: 'registry/2.0',
       [HEADER.contentType]: BLOB_CONTENT_TYPE,
