@@ -13,7 +13,9 @@ import { MEDIA_TYPE } from '../manifests/media-types.ts';
 import type { Services } from '../services.ts';
 import type { OpenedDriver } from '../storage/factory.ts';
 import { paths } from '../storage/paths.ts';
+import { isValidTag } from '../routing/names.ts';
 import { parseLookupReference, requireParam } from '../handlers/references.ts';
+import { sendTags } from '../handlers/tags.ts';
 import { BlobFetch, DigestMismatchError } from './blob-fetch.ts';
 import { Remotes, type RemoteName } from './remotes.ts';
 import { spoolFactoryFor, type SpoolFactory } from './spool.ts';
@@ -49,6 +51,10 @@ const MANIFEST_ACCEPT = [MEDIA_TYPE.ociManifest, MEDIA_TYPE.ociIndex, MEDIA_TYPE
 /** The spec's manifest floor; the registry refuses larger pushes too (handlers/manifests.ts). */
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 const BLOB_CONTENT_TYPE = 'application/octet-stream';
+/** One upstream page of a tag list, at most (a page of 10 000 tags is about 200 KB). */
+const TAGS_PAGE_LIMIT = 4 * 1024 * 1024;
+/** Pages followed through the upstream's Link headers, at most: a loop of Links cannot hold a request. */
+const TAGS_MAX_PAGES = 100;
 
 export class PullThroughCache {
   readonly remotes: Remotes;
@@ -105,6 +111,42 @@ export class PullThroughCache {
     const remote = this.route(name);
     if (confirmed !== undefined && Date.now() - confirmed < remote.remote.ttlMs && ctx.services.manifests.cached(name, reference)) return this.serveLocal(ctx, local);
     return this.getManifestByTag(ctx, reference, remote, local);
+  }
+
+  /**
+   * end-8a/8b on a proxied name: the upstream's tags, else (upstream down, refusing us, or not
+   * knowing the name) the tags cached here; n/last and Link as for any repository. This is
+   * distribution's proxytagservice.All: remote first, local on any failure.
+   */
+  async getTags(ctx: RequestContext, local: Handler): Promise<void> {
+    const remote = this.route(ctx.params.name);
+    const tags = await this.fetchTags(remote).catch((err: unknown) => {
+      this.log.debug({ err, name: ctx.params.name, upstream: remote.remote.client.host }, 'pull-through: upstream tag list unavailable; answering with the cached tags');
+      return undefined;
+    });
+    if (tags === undefined) return this.serveLocal(ctx, local);
+    sendTags(ctx, tags);
+  }
+
+  /** Every tag upstream, following its Link pages (as distribution's remote tag service does); sorted. */
+  private async fetchTags(remote: RemoteName): Promise<string[]> {
+    const tags = new Set<string>();
+    let path: string | undefined = `/v2/${remote.name}/tags/list`;
+    for (let page = 0; path !== undefined; page++) {
+      if (page === TAGS_MAX_PAGES) throw new Error(`upstream tag list longer than ${TAGS_MAX_PAGES} pages`);
+      const res = await this.upstream(remote, 'GET', path, { accept: 'application/json' });
+      if (res.statusCode !== 200) {
+        res.resume();
+        throw new Error(`upstream answered ${res.statusCode ?? 0}`);
+      }
+      const body = JSON.parse((await readLimited(res, TAGS_PAGE_LIMIT)).toString('utf8')) as { tags?: unknown };
+      // distribution answers `"tags": null` for a repository without tags.
+      if (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags)) throw new Error('upstream tag list has no tags array');
+      for (const tag of (body.tags ?? []) as unknown[]) if (typeof tag === 'string' && isValidTag(tag)) tags.add(tag);
+      const link = res.headers[HEADER.link];
+      path = nextPagePath(Array.isArray(link) ? link.join(', ') : link, remote.remote.client.origin);
+    }
+    return [...tags].sort();
   }
 
   /** Stops upstream traffic and waits for the fetches' last writes to storage. */
@@ -371,6 +413,14 @@ function checkManifestDigest(digest: Digest, bytes: Buffer): void {
   if (actual !== digest.hex) {
     throw new RegistryError('MANIFEST_UNKNOWN', { reference: digest.value, reason: `the upstream's manifest does not match its digest (${digest.algorithm}:${actual})` }, { cause: new DigestMismatchError(digest.value, `${digest.algorithm}:${actual}`) });
   }
+}
+
+/** The path of the upstream's next page from `Link: <url>; rel="next"` (same origin only), or undefined. */
+function nextPagePath(link: string | undefined, origin: string): string | undefined {
+  const match = link === undefined ? null : /<([^>]*)>\s*;\s*rel="?next"?/i.exec(link);
+  if (!match?.[1]) return undefined;
+  const url = new URL(match[1], origin);
+  return url.origin === origin ? `${url.pathname}${url.search}` : undefined;
 }
 
 function parseDigestHeader(value: string): Digest | undefined {
