@@ -55,9 +55,10 @@ test('proxy spool (filesystem): a cold blob is spooled under the repository\'s _
     const ids = await readdir(uploads).catch(() => []);
     if (ids.length !== 1) return false;
     const [id] = ids as [string];
-    assert.ok((await stat(join(uploads, id, 'startedat'))).isFile());
+    // The folder shows before its startedat lands (tmp, rename): looked at again then.
+    const started = await stat(join(uploads, id, 'startedat')).catch(() => undefined);
     const data = await stat(join(uploads, id, 'data')).catch(() => undefined);
-    if (!data || data.size === 0) return false;
+    if (!started?.isFile() || !data || data.size === 0) return false;
     spool = { ino: data.ino };
     return true;
   });
