@@ -122,7 +122,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     ...(notifications ? { notifications } : {}),
     requestMetrics: metrics?.requests,
     readiness,
-    ...(config.proxy ? { proxy: await startProxy(config.proxy, log) } : {}),
+    ...(config.proxy ? { proxy: await startProxy(config.proxy, log, opened) } : {}),
   };
   options.hooks?.(services);
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
@@ -173,9 +173,9 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
 }
 
 /** The pull-through cache (config `proxy`), loaded only when configured. */
-async function startProxy(settings: NonNullable<Config['proxy']>, log: Logger): Promise<PullThroughCache> {
+async function startProxy(settings: NonNullable<Config['proxy']>, log: Logger, opened: OpenedDriver): Promise<PullThroughCache> {
   const { PullThroughCache } = await import('./proxy/pull-through.ts');
-  return new PullThroughCache(settings, log);
+  return new PullThroughCache(settings, log, opened);
 }
 
 /** health.storagedriver: the periodic write and read-back of metrics/health.ts, started now. */

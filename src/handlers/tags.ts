@@ -22,13 +22,15 @@ function wholeListBody(name: string, tags: readonly string[]): Buffer {
 
 /** end-8a / end-8b: GET /v2/<name>/tags/list?n=&last= ; NAME_UNKNOWN (code-9) for no such repository. */
 export const getTags: Handler = (ctx) => {
+  if (ctx.services.proxy?.intercepts(ctx)) return ctx.services.proxy.getTags(ctx, getTags);
   // Cached (a poller's every request after the first): answered now, without an await.
   const cached = ctx.services.manifests.cachedTagsOf(ctx.params.name);
   if (cached) return sendTags(ctx, cached);
   return ctx.services.manifests.tagsOf(ctx.params.name).then((tags) => sendTags(ctx, tags));
 };
 
-function sendTags({ req, res, params, query }: RequestContext, tags: readonly string[] | undefined): void {
+/** The answer for `tags` (sorted) with n/last applied; undefined: NAME_UNKNOWN. Also the pull-through cache's (proxy/). */
+export function sendTags({ req, res, params, query }: RequestContext, tags: readonly string[] | undefined): void {
   const n = readPageSize(query, undefined);
   if (!tags) throw new RegistryError('NAME_UNKNOWN', { name: params.name });
   const last = query.get('last');

@@ -1,10 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema.ts';
 import { parseDigest, type Digest } from '../digest/digest.ts';
@@ -15,10 +11,14 @@ import { sendEmpty, sendStream } from '../http/respond.ts';
 import type { Logger } from '../log.ts';
 import { MEDIA_TYPE } from '../manifests/media-types.ts';
 import type { Services } from '../services.ts';
+import type { OpenedDriver } from '../storage/factory.ts';
 import { paths } from '../storage/paths.ts';
+import { isValidTag } from '../routing/names.ts';
 import { parseLookupReference, requireParam } from '../handlers/references.ts';
+import { sendTags } from '../handlers/tags.ts';
 import { BlobFetch, DigestMismatchError } from './blob-fetch.ts';
 import { Remotes, type RemoteName } from './remotes.ts';
+import { spoolFactoryFor, type SpoolFactory } from './spool.ts';
 import { readLimited, UpstreamUnavailableError } from './upstream.ts';
 
 /**
@@ -51,6 +51,10 @@ const MANIFEST_ACCEPT = [MEDIA_TYPE.ociManifest, MEDIA_TYPE.ociIndex, MEDIA_TYPE
 /** The spec's manifest floor; the registry refuses larger pushes too (handlers/manifests.ts). */
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 const BLOB_CONTENT_TYPE = 'application/octet-stream';
+/** One upstream page of a tag list, at most (a page of 10 000 tags is about 200 KB). */
+const TAGS_PAGE_LIMIT = 4 * 1024 * 1024;
+/** Pages followed through the upstream's Link headers, at most: a loop of Links cannot hold a request. */
+const TAGS_MAX_PAGES = 100;
 
 export class PullThroughCache {
   readonly remotes: Remotes;
@@ -63,15 +67,19 @@ export class PullThroughCache {
   /** `repo:tag` → when it was last fetched or confirmed upstream (ms); else the tag link's mtime. */
   private readonly confirmedAt = new LRUCache<string, number>({ max: 100_000 });
   private readonly running = new Set<Promise<void>>();
-  private spoolDir: Promise<string> | undefined;
+  /** Where fetched blobs are spooled and how they reach storage, written once (spool.ts). */
+  private readonly spools: SpoolFactory;
   /** Upstream blob GETs started (tests, bench). */
   blobFetches = 0;
 
   constructor(
     config: NonNullable<Config['proxy']>,
     private readonly log: Logger,
+    /** The storage as opened (registry.ts): the spool writes in place on the filesystem. */
+    opened?: OpenedDriver,
   ) {
     this.remotes = new Remotes(config);
+    this.spools = spoolFactoryFor(opened);
   }
 
   /** Whether `name` is proxied (pushes and deletes on it are refused). */
@@ -105,11 +113,47 @@ export class PullThroughCache {
     return this.getManifestByTag(ctx, reference, remote, local);
   }
 
+  /**
+   * end-8a/8b on a proxied name: the upstream's tags, else (upstream down, refusing us, or not
+   * knowing the name) the tags cached here; n/last and Link as for any repository. This is
+   * distribution's proxytagservice.All: remote first, local on any failure.
+   */
+  async getTags(ctx: RequestContext, local: Handler): Promise<void> {
+    const remote = this.route(ctx.params.name);
+    const tags = await this.fetchTags(remote).catch((err: unknown) => {
+      this.log.debug({ err, name: ctx.params.name, upstream: remote.remote.client.host }, 'pull-through: upstream tag list unavailable; answering with the cached tags');
+      return undefined;
+    });
+    if (tags === undefined) return this.serveLocal(ctx, local);
+    sendTags(ctx, tags);
+  }
+
+  /** Every tag upstream, following its Link pages (as distribution's remote tag service does); sorted. */
+  private async fetchTags(remote: RemoteName): Promise<string[]> {
+    const tags = new Set<string>();
+    let path: string | undefined = `/v2/${remote.name}/tags/list`;
+    for (let page = 0; path !== undefined; page++) {
+      if (page === TAGS_MAX_PAGES) throw new Error(`upstream tag list longer than ${TAGS_MAX_PAGES} pages`);
+      const res = await this.upstream(remote, 'GET', path, { accept: 'application/json' });
+      if (res.statusCode !== 200) {
+        res.resume();
+        throw new Error(`upstream answered ${res.statusCode ?? 0}`);
+      }
+      const body = JSON.parse((await readLimited(res, TAGS_PAGE_LIMIT)).toString('utf8')) as { tags?: unknown };
+      // distribution answers `"tags": null` for a repository without tags.
+      if (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags)) throw new Error('upstream tag list has no tags array');
+      for (const tag of (body.tags ?? []) as unknown[]) if (typeof tag === 'string' && isValidTag(tag)) tags.add(tag);
+      const link = res.headers[HEADER.link];
+      path = nextPagePath(Array.isArray(link) ? link.join(', ') : link, remote.remote.client.origin);
+    }
+    return [...tags].sort();
+  }
+
   /** Stops upstream traffic and waits for the fetches' last writes to storage. */
   async close(): Promise<void> {
     for (const remote of this.remotes.all) remote.client.close();
     await Promise.all([...this.running]);
-    if (this.spoolDir) await rm(await this.spoolDir, { recursive: true, force: true });
+    await this.spools.close();
   }
 
   private serveLocal(ctx: RequestContext, local: Handler): Promise<void> | void {
@@ -146,7 +190,6 @@ export class PullThroughCache {
 
   private startFetch(services: Stores, key: string, name: string, remote: RemoteName, digest: Digest): Promise<BlobFetch> {
     const started = (async () => {
-      const spoolPath = join(await (this.spoolDir ??= mkdtemp(join(tmpdir(), 'quayside-proxy-'))), randomUUID());
       this.blobFetches++;
       const res = await this.upstream(remote, 'GET', `/v2/${remote.name}/blobs/${digest.value}`, {}).catch((err: unknown) => {
         throw this.unavailable('BLOB_UNKNOWN', err, { digest: digest.value });
@@ -154,11 +197,19 @@ export class PullThroughCache {
       if (res.statusCode !== 200) throw this.upstreamRefused(res, 'BLOB_UNKNOWN', remote, { digest: digest.value });
       const length = res.headers['content-length'];
       const size = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
-      const fetch = new BlobFetch(digest, size, spoolPath, res, (done) => this.storeBlob(services, name, done), (err) => this.log.error({ err, name, digest: digest.value }, 'pull-through: could not store a fetched blob'));
-      const finished = fetch.done.then(() => {
+      const spool = await this.spools.open(services, name, digest).catch((err: unknown) => {
+        res.destroy();
+        throw err;
+      });
+      const stored = (): void => services.catalog.noteWrite(name);
+      const fetch = new BlobFetch(digest, size, spool, res, stored, (err) => this.log.error({ err, name, digest: digest.value }, 'pull-through: could not store a fetched blob'));
+      const finished = fetch.done.then(async () => {
         this.fetches.delete(key);
         fetch.retire();
-        if (fetch.failed) this.log.warn({ err: fetch.failed, name, digest: digest.value, upstream: remote.remote.client.host }, 'pull-through: blob fetch failed');
+        if (!fetch.failed) return;
+        this.log.warn({ err: fetch.failed, name, digest: digest.value, upstream: remote.remote.client.host }, 'pull-through: blob fetch failed');
+        // Out of the table first: a pull from now on fetches anew rather than meet this failure.
+        await spool.discard();
       });
       this.track(finished);
       return fetch;
@@ -166,20 +217,6 @@ export class PullThroughCache {
     this.fetches.set(key, started);
     started.catch(() => this.fetches.delete(key));
     return started;
-  }
-
-  /** Into storage through the upload path (both drivers), which hashes it again and links it here. */
-  private async storeBlob(services: Stores, name: string, fetch: BlobFetch): Promise<void> {
-    const { uploads } = services;
-    const ref = await uploads.create(name);
-    try {
-      await uploads.append(ref, 0, createReadStream(fetch.spoolPath), fetch.written);
-      await uploads.commit(ref, fetch.digest);
-    } catch (err) {
-      await uploads.discard(ref).catch(() => undefined);
-      throw err;
-    }
-    services.catalog.noteWrite(name);
   }
 
   private serveFetch(ctx: RequestContext, fetch: BlobFetch): Promise<void> {
@@ -190,7 +227,7 @@ export class PullThroughCache {
       [HEADER.contentDigest]: fetch.digest.value,
       [HEADER.etag]: `"${fetch.digest.value}"`,
     };
-    if (fetch.size === undefined) return sendStream(req, res, 200, headers, this.watched(fetch, fetch.reader(0, undefined)));
+    if (fetch.size === undefined) return sendStream(req, res, 200, headers, this.watched(ctx, fetch, fetch.reader(0, undefined)));
     const range = parseBlobRange(req.headers.range, fetch.size);
     if (range.kind === 'unsatisfiable') {
       res.setHeader(HEADER.contentRange, `bytes */${fetch.size}`);
@@ -201,13 +238,22 @@ export class PullThroughCache {
     headers[HEADER.acceptRanges] = 'bytes';
     headers[HEADER.contentLength] = String(end - start + 1);
     if (range.kind === 'range') headers[HEADER.contentRange] = `bytes ${start}-${end}/${fetch.size}`;
-    if (fetch.size === 0) return sendStream(req, res, 200, headers, this.watched(fetch, fetch.reader(0, undefined)));
-    return sendStream(req, res, range.kind === 'range' ? 206 : 200, headers, this.watched(fetch, fetch.reader(start, end)));
+    if (fetch.size === 0) return sendStream(req, res, 200, headers, this.watched(ctx, fetch, fetch.reader(0, undefined)));
+    return sendStream(req, res, range.kind === 'range' ? 206 : 200, headers, this.watched(ctx, fetch, fetch.reader(start, end)));
   }
 
-  /** sendStream ends a failed body silently (it takes every failure for a client that left): say why here. */
-  private watched(fetch: BlobFetch, reader: Readable): Readable {
+  /**
+   * sendStream ends a failed body silently (it takes every failure for a client that left): say
+   * why here. A pull from the fetch in flight is a pull as any other (distribution notifies pulls
+   * of proxied repositories too), told once its body ended, so verified: a response cut short by
+   * a lying upstream tells nothing, as failures do not.
+   */
+  private watched(ctx: RequestContext, fetch: BlobFetch, reader: Readable): Readable {
     reader.once('error', (err) => this.log.warn({ err, digest: fetch.digest.value }, 'pull-through: a response from the fetch in flight was aborted'));
+    const pulled = (): void => ctx.services.notifications?.blobPulled(ctx, fetch.digest, fetch.size ?? fetch.written);
+    // A HEAD sends no body (sendStream drops the reader): told now, as the handler tells a HEAD.
+    if (ctx.req.method === 'HEAD') pulled();
+    else reader.once('end', pulled);
     return reader;
   }
 
@@ -219,6 +265,8 @@ export class PullThroughCache {
     res.resume();
     if (res.statusCode !== 200) throw this.upstreamRefused(res, 'BLOB_UNKNOWN', remote, { digest: digest.value });
     const length = res.headers['content-length'];
+    // A HEAD that finds the blob is a pull (handlers/blobs.ts, as distribution's ServeBlob).
+    if (length !== undefined && /^\d+$/.test(length)) ctx.services.notifications?.blobPulled(ctx, digest, Number(length));
     ctx.res.writeHead(200, {
       [HEADER.apiVersion]: 'registry/2.0',
       [HEADER.contentType]: BLOB_CONTENT_TYPE,
@@ -365,6 +413,14 @@ function checkManifestDigest(digest: Digest, bytes: Buffer): void {
   if (actual !== digest.hex) {
     throw new RegistryError('MANIFEST_UNKNOWN', { reference: digest.value, reason: `the upstream's manifest does not match its digest (${digest.algorithm}:${actual})` }, { cause: new DigestMismatchError(digest.value, `${digest.algorithm}:${actual}`) });
   }
+}
+
+/** The path of the upstream's next page from `Link: <url>; rel="next"` (same origin only), or undefined. */
+function nextPagePath(link: string | undefined, origin: string): string | undefined {
+  const match = link === undefined ? null : /<([^>]*)>\s*;\s*rel="?next"?/i.exec(link);
+  if (!match?.[1]) return undefined;
+  const url = new URL(match[1], origin);
+  return url.origin === origin ? `${url.pathname}${url.search}` : undefined;
 }
 
 function parseDigestHeader(value: string): Digest | undefined {

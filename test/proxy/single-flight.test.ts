@@ -139,6 +139,9 @@ test('proxy: a blob whose upstream bytes do not match its digest aborts every cl
   const again = await pull(url).done;
   assert.equal(again.complete, false);
   assert.equal(blobGets(), before + 1, liar.served.join('\n'));
+  // The failed fetches' spools are gone, and with them the folder that would list `liar` as a repository.
+  await eventually('no spool left', () => stat(join(cache.root, 'docker/registry/v2/repositories/liar')).then(() => false, () => true));
+  assert.deepEqual(JSON.parse((await get(cache.url, '/v2/_catalog')).body.toString()), { repositories: [] });
 
   const wrongManifest = await get(cache.url, `/v2/liar/manifests/${sha256('another manifest')}`);
   expectError(wrongManifest, 404, 'MANIFEST_UNKNOWN');

@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bcrypt } from 'hash-wasm';
+import { buildConfig } from '../../src/config/load.ts';
+import { createRegistry } from '../../src/registry.ts';
 import { spawnDockerRegistry, type DockerRegistryAuth } from '../../scripts/lib/docker-registry.ts';
 import { send } from '../helpers/oci-client.ts';
 import { pushImageFollowing } from '../helpers/peer-client.ts';
@@ -146,4 +148,23 @@ export async function cached(root: string, digests: readonly string[]): Promise<
     const path = join(root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
     await eventually(`${digest} stored`, () => stat(path).then(() => true, () => false));
   }
+}
+
+/** A Quayside proxying `remoteurl` that sends its events to `hookUrl` (notifications.endpoints), on a temp root. */
+export async function startNotifyingProxy(t: Hooks, remoteurl: string, hookUrl: string): Promise<{ url: string; root: string }> {
+  const root = await mkdtemp(join(tmpdir(), 'quayside-proxy-events-'));
+  const config = buildConfig({
+    log: { level: process.env['QUAYSIDE_TEST_LOG'] ?? 'silent' },
+    http: { addr: '127.0.0.1:0' },
+    storage: { filesystem: { rootdirectory: root } },
+    proxy: { remoteurl },
+    notifications: { endpoints: [{ name: 'hook', url: hookUrl, timeout: '5s', threshold: 3, backoff: '100ms' }] },
+  });
+  const registry = await createRegistry(config, { workers: 1 });
+  // Closed before its root goes (after() hooks run in the order they were added).
+  t.after(async () => {
+    await registry.close(1000);
+    await rm(root, { recursive: true, force: true });
+  });
+  return { url: registry.url, root };
 }

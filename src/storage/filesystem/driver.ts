@@ -51,6 +51,11 @@ export class FilesystemDriver implements PosixDriver {
     return full;
   }
 
+  /** The file `path` names on this machine: for the pull-through cache's spool (proxy/spool.ts), which writes in place. */
+  localPath(path: string): string {
+    return this.full(path);
+  }
+
   async getContent(path: string): Promise<Buffer> {
     try {
       return await fs.readFile(this.full(path));
