@@ -45,11 +45,11 @@ after(() => rm(work, { recursive: true, force: true }));
 
 let packedFiles: string[] = [];
 
-test('npm pack: the tarball holds the build, the command, the native source and its install script, the UI assets; no tests, benchmarks or TypeScript sources', () => {
-  for (const needed of ['bin/quayside.cjs', 'dist/bundle/cli.js', 'dist/workers/chunk-worker.js', 'native/quayside.c', 'binding.gyp', 'scripts/build-native.mjs', 'src/ui/assets/index.html', 'package.json']) {
+test('npm pack: the tarball holds the build, the library entry with its declarations, the command, the native source and its install script, the UI assets; no tests, benchmarks or TypeScript sources', () => {
+  for (const needed of ['bin/quayside.cjs', 'dist/bundle/cli.js', 'dist/index.js', 'dist/index.d.ts', 'dist/workers/chunk-worker.js', 'native/quayside.c', 'binding.gyp', 'scripts/build-native.mjs', 'src/ui/assets/index.html', 'package.json']) {
     assert.ok(packedFiles.includes(needed), `${needed} missing from the tarball:\n${packedFiles.join('\n')}`);
   }
-  const unwanted = packedFiles.filter((f) => /^(test|bench)\//.test(f) || f.endsWith('.ts') || f.endsWith('.map') || f.startsWith('build/'));
+  const unwanted = packedFiles.filter((f) => /^(test|bench)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.map') || f.startsWith('build/'));
   assert.deepEqual(unwanted, []);
 });
 
