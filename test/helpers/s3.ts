@@ -49,6 +49,17 @@ export async function makeS3Driver(t: { after: (fn: () => Promise<void>) => void
   return driver;
 }
 
+/** Parameters on a fresh rootdirectory, for a registry of the test's own; the root is emptied on `t.after`. */
+export function s3ParamsForTest(t: { after: (fn: () => Promise<void>) => void }): S3Params {
+  const params = s3TestParams(freshRoot());
+  t.after(async () => {
+    const driver = new S3Driver(params);
+    await driver.delete('/');
+    driver.close();
+  });
+  return params;
+}
+
 /**
  * Debian's docker-registry (distribution 2.8) with its s3-aws driver on the test RGW under
  * `rootdirectory`: the other side of the layout-compatibility tests. Redirects are off, so blob

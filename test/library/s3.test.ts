@@ -3,15 +3,10 @@ import { test } from 'node:test';
 import { createRegistry } from '../../src/index.ts';
 import { S3Driver } from '../../src/storage/s3/driver.ts';
 import { pushImage, send } from '../helpers/oci-client.ts';
-import { freshRoot, s3TestParams, s3Unavailable } from '../helpers/s3.ts';
+import { s3ParamsForTest, s3Unavailable } from '../helpers/s3.ts';
 
 test('library storage { s3 }: the registry stores in the bucket, under the rootdirectory given; close() leaves the content', { skip: s3Unavailable }, async (t) => {
-  const s3 = s3TestParams(freshRoot());
-  t.after(async () => {
-    const driver = new S3Driver(s3);
-    await driver.delete('/');
-    driver.close();
-  });
+  const s3 = s3ParamsForTest(t);
   const registry = await createRegistry({ storage: { s3 }, config: { storage: { redirect: { disable: true } } } });
   t.after(() => registry.close());
   assert.match(registry.storage, /^s3 bucket=/);

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { S3Driver } from '../../src/storage/s3/driver.ts';
 import { expectStatus } from '../helpers/assertions.ts';
 import { pushImage, send } from '../helpers/oci-client.ts';
-import { freshRoot, s3TestParams, s3Unavailable } from '../helpers/s3.ts';
+import { s3ParamsForTest, s3Unavailable } from '../helpers/s3.ts';
 import { scrape, startMetricsRegistry, waitFor } from './helpers.ts';
 
 test('metrics on s3: storage actions are timed with driver="s3", and the health check writes to the bucket', { skip: s3Unavailable }, async (t) => {
-  const s3 = s3TestParams(freshRoot());
-  t.after(async () => {
-    const driver = new S3Driver(s3);
-    await driver.delete('/');
-    driver.close();
-  });
+  const s3 = s3ParamsForTest(t);
   const { url, debugUrl } = await startMetricsRegistry(t, { driverParams: { s3 }, health: { storagedriver: { enabled: true, interval: '200ms', threshold: 1 } } });
   await pushImage(url, 'app', 'v1', ['s3 layer']);
   expectStatus(await send(url, '/v2/app/manifests/v1'), 200);

@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { expectError } from '../helpers/assertions.ts';
 import { sha256 } from '../helpers/oci-client.ts';
-import { pushBlobFollowing } from '../helpers/peer-client.ts';
 import { peersSkipReason } from '../helpers/peers.ts';
 import { startRegistry } from '../helpers/registry.ts';
-import { eventually, get, startCountingProxy, startUpstream } from './upstreams.ts';
+import { coldBlobBehindCache, eventually, get } from './upstreams.ts';
 
 const skip = await peersSkipReason();
 const MIB = 1024 * 1024;
@@ -57,11 +56,7 @@ function blobPath(root: string, digest: string): string {
 }
 
 test('proxy single flight: 8 clients pulling one 64 MiB blob at once stream it as it arrives, from ONE upstream GET; a paused client stalls no other', { skip }, async (t) => {
-  const upstream = await startUpstream(t);
-  const bytes = randomBytes(64 * MIB);
-  const digest = await pushBlobFollowing(upstream.url, 'library/big', bytes);
-  const counter = await startCountingProxy(t, upstream.url);
-  const cache = await startRegistry(t, { config: { proxy: { remoteurl: counter.url } } });
+  const { upstream, bytes, digest, counter, cache } = await coldBlobBehindCache(t, 'library/big', 64 * MIB);
   const url = `${cache.url}/v2/library/big/blobs/${digest}`;
 
   // The upstream's body stops at 8 MiB until released: whatever the clients have by then came as it arrived.

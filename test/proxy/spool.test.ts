@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sha256 } from '../helpers/oci-client.ts';
-import { pushBlobFollowing } from '../helpers/peer-client.ts';
 import { peersSkipReason } from '../helpers/peers.ts';
-import { startRegistry } from '../helpers/registry.ts';
-import { cached, eventually, startCountingProxy, startUpstream } from './upstreams.ts';
+import { cached, coldBlobBehindCache, eventually } from './upstreams.ts';
 
 /**
  * "A cold pull writes each blob once" (issue 11): on the filesystem the fetch spools into the
@@ -39,11 +36,7 @@ function pullDigest(url: string): Promise<{ status: number; digest: string; size
 }
 
 test('proxy spool (filesystem): a cold blob is spooled under the repository\'s _uploads in the storage root and renamed into the blob store (same file, written once)', { skip }, async (t) => {
-  const upstream = await startUpstream(t);
-  const bytes = randomBytes(16 * MIB);
-  const digest = await pushBlobFollowing(upstream.url, 'team/big', bytes);
-  const counter = await startCountingProxy(t, upstream.url);
-  const cache = await startRegistry(t, { config: { proxy: { remoteurl: counter.url } } });
+  const { upstream, bytes, digest, counter, cache } = await coldBlobBehindCache(t, 'team/big', 16 * MIB);
   const uploads = join(cache.root, 'docker/registry/v2/repositories/team/big/_uploads');
 
   // Held midway: the spool is an upload of team/big inside the root, with a startedat for the purger.

@@ -10,7 +10,8 @@ import { buildConfig } from '../../src/config/load.ts';
 import { createRegistry } from '../../src/registry.ts';
 import { spawnDockerRegistry, type DockerRegistryAuth } from '../../scripts/lib/docker-registry.ts';
 import { send } from '../helpers/oci-client.ts';
-import { pushImageFollowing } from '../helpers/peer-client.ts';
+import { pushBlobFollowing, pushImageFollowing } from '../helpers/peer-client.ts';
+import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { buildImage, randomLayer, type Image } from '../helpers/oci-image.ts';
 
 /**
@@ -167,4 +168,22 @@ export async function startNotifyingProxy(t: Hooks, remoteurl: string, hookUrl: 
     await rm(root, { recursive: true, force: true });
   });
   return { url: registry.url, root };
+}
+
+/** A cold blob behind a cache: `bytes` random bytes pushed upstream under `repo`, a counting forwarder, a Quayside proxying through it. */
+export interface ColdBlob {
+  readonly upstream: Upstream;
+  readonly bytes: Buffer;
+  readonly digest: string;
+  readonly counter: CountingProxy;
+  readonly cache: TestRegistry;
+}
+
+export async function coldBlobBehindCache(t: Hooks, repo: string, size: number): Promise<ColdBlob> {
+  const upstream = await startUpstream(t);
+  const bytes = randomBytes(size);
+  const digest = await pushBlobFollowing(upstream.url, repo, bytes);
+  const counter = await startCountingProxy(t, upstream.url);
+  const cache = await startRegistry(t, { config: { proxy: { remoteurl: counter.url } } });
+  return { upstream, bytes, digest, counter, cache };
 }
