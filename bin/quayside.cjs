@@ -20,11 +20,13 @@
 //   flag, 53-54k with it, 50-54k with no gap. The memory it would have given back after a
 //   512 MiB push was 3 MiB (97 against 100 MiB RSS 15 s later).
 process.env.UV_THREADPOOL_SIZE ??= '16';
-// The CLI as one esbuild bundle (scripts/build-bundle.mjs, part of `npm run build`): a few
-// hundred module files fewer to resolve and read at start (bench/startup/start-footprint.ts).
-// A dist/ built by tsc alone (no bundle) still runs, unbundled.
+// The CLI as one esbuild bundle (scripts/build-bundle.mjs, part of `npm run build`), CommonJS so
+// that it can be compiled from a V8 code cache (bin/code-cache.cjs): one file instead of a few
+// hundred modules to resolve and read, and no parse at start (bench/startup/start-footprint.ts).
+// QUAYSIDE_CODE_CACHE=off runs it without the cache. A dist/ built by tsc alone (no bundle) still
+// runs, unbundled.
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
-const { pathToFileURL } = require('node:url');
-const bundle = join(__dirname, '..', 'dist', 'bundle', 'cli.js');
-import(existsSync(bundle) ? pathToFileURL(bundle).href : '../dist/cli.js');
+const bundle = join(__dirname, '..', 'dist', 'bundle', 'cli.cjs');
+if (existsSync(bundle)) require('./code-cache.cjs').runBundle(bundle, { cache: process.env.QUAYSIDE_CODE_CACHE });
+else import('../dist/cli.js');

@@ -21,7 +21,8 @@ export function parseGoDuration(text: string): number | undefined {
   let ms = 0;
   let rest = body;
   while (rest.length > 0) {
-    const part = /^(\d+\.?\d*|\.\d+)([a-zµμ]+)/.exec(rest);
+    // µ and μ (micro sign, Greek mu; Go accepts both) escaped: the CLI bundle stays ASCII (bin/code-cache.cjs).
+    const part = /^(\d+\.?\d*|\.\d+)([a-z\u00b5\u03bc]+)/.exec(rest);
     const unit = part ? DURATION_UNITS[part[2] ?? ''] : undefined;
     if (!part || unit === undefined) return undefined;
     ms += Number(part[1]) * unit;

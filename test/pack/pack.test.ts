@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -46,7 +47,7 @@ after(() => rm(work, { recursive: true, force: true }));
 let packedFiles: string[] = [];
 
 test('npm pack: the tarball holds the build, the library entry with its declarations, the command, the native source and its install script, the UI assets; no tests, benchmarks or TypeScript sources', () => {
-  for (const needed of ['bin/quayside.cjs', 'dist/bundle/cli.js', 'dist/index.js', 'dist/index.d.ts', 'dist/workers/chunk-worker.js', 'native/quayside.c', 'binding.gyp', 'scripts/build-native.mjs', 'src/ui/assets/index.html', 'package.json']) {
+  for (const needed of ['bin/quayside.cjs', 'bin/code-cache.cjs', 'dist/bundle/cli.cjs', 'dist/bundle/cli.cjs.v8cache', 'dist/index.js', 'dist/index.d.ts', 'dist/workers/chunk-worker.js', 'native/quayside.c', 'binding.gyp', 'scripts/build-native.mjs', 'src/ui/assets/index.html', 'package.json']) {
     assert.ok(packedFiles.includes(needed), `${needed} missing from the tarball:\n${packedFiles.join('\n')}`);
   }
   const unwanted = packedFiles.filter((f) => /^(test|bench)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')) || f.endsWith('.map') || f.startsWith('build/'));
@@ -72,6 +73,8 @@ interface Served {
   readonly url: string;
   readonly listening: { hashEngine?: string };
   readonly warnings: string[];
+  /** SIGTERM to npx and its node; resolves when they have exited. */
+  stop(): Promise<void>;
 }
 
 /** `npx quayside serve` on 127.0.0.1:0 in `dir`; resolves with the 'listening' log line. */
@@ -83,11 +86,12 @@ async function serve(t: { after: (fn: () => Promise<void>) => void }, dir: strin
     detached: true,
   });
   const exited = once(child, 'exit');
-  t.after(async () => {
+  const stop = async (): Promise<void> => {
     // npx runs node as its child: the group gets the signal.
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
     await exited;
-  });
+  };
+  t.after(stop);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const warnings: string[] = [];
@@ -99,7 +103,7 @@ async function serve(t: { after: (fn: () => Promise<void>) => void }, dir: strin
       if (entry.level === 40) warnings.push(`${entry.msg ?? ''}: ${entry.reason ?? ''}`);
       if (entry.msg === 'listening' && entry.addr !== undefined) {
         clearTimeout(timer);
-        resolve({ url: `http://${entry.addr}`, listening: entry, warnings });
+        resolve({ url: `http://${entry.addr}`, listening: entry, warnings, stop });
       }
     });
   });
@@ -120,6 +124,15 @@ test('npm install <tarball> builds the native addon; npx quayside serve answers 
   const page = await send(served.url, '/ui/');
   expectStatus(page, 200);
   assert.match(page.body.toString(), /<html/i);
+  // The bundle ran from the code cache the build shipped (bin/code-cache.cjs): made from these
+  // bytes, and taken by V8, so the process did not write another as it exited.
+  const bundle = join(dir, 'node_modules', 'quayside', 'dist', 'bundle', 'cli.cjs');
+  const sha = createHash('sha256').update(await readFile(bundle)).digest('hex');
+  const cacheBefore = await stat(`${bundle}.v8cache`);
+  assert.equal((await readFile(`${bundle}.v8cache`)).subarray(0, 90).toString('latin1'), `quayside-v8-code-cache 1\n${sha}\n`);
+  await served.stop();
+  const cacheAfter = await stat(`${bundle}.v8cache`);
+  assert.deepEqual([cacheAfter.ino, cacheAfter.mtimeMs], [cacheBefore.ino, cacheBefore.mtimeMs], 'the cache was used, not rewritten at exit');
 });
 
 test('npm install <tarball> without a working compiler still succeeds; the server says it falls back to hash-wasm and takes a push', { timeout: 180_000 }, async (t) => {
