@@ -13,10 +13,9 @@
 // bytecode. So the file starts with the SHA-256 of the source it was made from, and a cache for
 // other bytes is never handed to V8.
 //
-// `npm run build` writes the cache (scripts/build-bundle.mjs starts `serve` once, answers one
-// request and stops it, so the functions a start runs are in it). When the cache is missing, or
-// V8 rejects it (another Node, other flags), the process writes a new one as it exits, if it
-// can: a read-only install just starts without one.
+// The cache is written by `npm run build` and again at install, each time by the Node that will
+// run it (scripts/write-code-cache.mjs). A running command only reads it: when it is missing or
+// V8 rejects it (another Node, other flags), the bundle is compiled from its text, as before.
 const { isAscii } = require('node:buffer');
 const { createHash } = require('node:crypto');
 const { readFileSync, renameSync, writeFileSync } = require('node:fs');
@@ -74,18 +73,16 @@ function compileBundle(file, mode) {
 /**
  * Loads and runs the CommonJS bundle `file` as Node's own loader would (the module wrapper, a
  * require() relative to it), compiled from its code cache when one matches.
- * `options.cache`: 'use' (default: use it, write one at exit when there was none that V8 took),
- * 'write' (always write one at exit: the build), 'off' (neither).
+ * `options.cache`: 'use' (the default), 'write' (also write one at exit: scripts/write-code-cache.mjs),
+ * 'off' (neither read nor write one).
  * Returns how the cache was found: 'off', 'none' (none made from these bytes), 'rejected' (by
  * V8: another Node or other flags), 'used'.
  */
 function runBundle(file, options = {}) {
   const mode = options.cache === 'off' || options.cache === 'write' ? options.cache : 'use';
   const { script, state, sourceHash } = compileBundle(file, mode);
-  if (mode === 'write' || (mode === 'use' && state !== 'used')) {
-    // At exit V8 has compiled what this run used (start, requests, shutdown), not only the top level.
-    process.once('exit', () => writeCodeCache(script, `${file}.v8cache`, sourceHash));
-  }
+  // At exit V8 has compiled what this run used (start, a request, shutdown), not only the top level.
+  if (mode === 'write') process.once('exit', () => writeCodeCache(script, `${file}.v8cache`, sourceHash));
   const module = { exports: {}, filename: file, id: file, loaded: false };
   script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, dirname(file));
   return state;

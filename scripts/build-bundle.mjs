@@ -8,7 +8,7 @@
 // code cache (bin/code-cache.cjs); Node 20 can cache the compilation of a script but not of an
 // ES module. Its dynamic imports (S3, bench, the wasm engine) stay lazy: esbuild evaluates each
 // such module at its first import(), and with the cache V8 neither parses nor compiles the code
-// of functions that have not run. The build ends by writing that cache (writeCodeCache below).
+// of functions that have not run. The build ends by writing that cache (scripts/write-code-cache.mjs).
 //
 // What stays outside the bundle, as its own file:
 // - the worker entry (dist/workers/chunk-worker.js, dist/bench/read-worker.js): piscina loads it
@@ -21,16 +21,11 @@
 // package.json, the UI assets). In a bundle every module would share the bundle's URL, so each
 // source file's import.meta.url is replaced by the URL its tsc output has in dist/: the relative
 // paths they resolve stay those of the unbundled build, which ships beside the bundle.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { build } from 'esbuild';
 import { readFile, rm } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeCodeCache } from './write-code-cache.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const src = `${root}src/`;
@@ -107,59 +102,5 @@ await build({
 const workers = `${root}dist/workers`;
 await build({ ...common, entryPoints: [`${src}workers/chunk-worker.ts`], outfile: `${workers}/chunk-worker.js`, plugins: [distUrlOfSource(workers), zodEnglishOnly] });
 
-await writeCodeCache();
-
-/**
- * dist/bundle/cli.cjs.v8cache (bin/code-cache.cjs): `serve` started once as users start it (the
- * launcher with its shebang's node flags, which V8 checks the cache against), in-memory storage
- * on a free loopback port, until it answers GET /v2/; stopped with SIGTERM, it writes the cache
- * of all it compiled on the way as it exits.
- */
-async function writeCodeCache() {
-  const launcher = `${root}bin/quayside.cjs`;
-  const shebang = readFileSync(launcher, 'utf8').split('\n', 1)[0].split(/\s+/);
-  const flags = shebang.slice(shebang.indexOf('node') + 1);
-  const port = await freePort();
-  // The builder's own REGISTRY_* settings (TLS, auth, S3...) have no say in this run.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('REGISTRY_')));
-  const child = spawn(process.execPath, [...flags, launcher, 'serve'], {
-    env: { ...env, QUAYSIDE_CODE_CACHE: 'write', REGISTRY_STORAGE: 'inmemory', REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`, REGISTRY_LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = once(child, 'exit');
-  const deadline = Date.now() + 60_000;
-  while (!(await answers(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`build-bundle: serve did not answer on 127.0.0.1:${port} (exit ${child.exitCode}); no code cache written`);
-    }
-    await sleep(20);
-  }
-  child.kill('SIGTERM');
-  const [code] = await exited;
-  if (code !== 0) throw new Error(`build-bundle: serve exited with ${code} while writing the code cache`);
-  if (!existsSync(`${outdir}/cli.cjs.v8cache`)) process.stderr.write('build-bundle: warning: no code cache written (is dist/bundle writable?); the CLI starts without one\n');
-}
-
-/** Whether GET /v2/ on `port` gets an answer (any status). */
-function answers(port) {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/v2/', agent: false }, (res) => {
-      res.resume();
-      resolve(true);
-    });
-    req.once('error', () => resolve(false));
-    req.end();
-  });
-}
-
-/** A TCP port nothing listens on right now. */
-async function freePort() {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+// The V8 code cache of the bundle, made by this Node with the launcher's flags.
+await writeCodeCache({ required: true });

@@ -36,9 +36,14 @@ async function bundleIn(t: { after: (fn: () => Promise<void>) => void }, answer:
   return file;
 }
 
-test('code cache: the first run has none and writes one at exit, headed by the sha256 of the bundle; the next run uses it', async (t) => {
+/** What the build and the install do (scripts/write-code-cache.mjs): a run with QUAYSIDE_CODE_CACHE=write. */
+const writeCache = (file: string, nodeFlags?: string[]): Promise<string> => runBundle(file, { cache: 'write', ...(nodeFlags ? { nodeFlags } : {}) });
+
+test('code cache: a run only reads it; a write run makes one headed by the sha256 of the bundle, which the next runs use', async (t) => {
   const file = await bundleIn(t, 'A');
   assert.equal(await runBundle(file), 'A cli.cjs none');
+  await assert.rejects(stat(`${file}.v8cache`), { code: 'ENOENT' }, 'a plain run never writes the cache');
+  assert.equal(await writeCache(file), 'A cli.cjs none');
   const cache = await readFile(`${file}.v8cache`);
   const sha = createHash('sha256').update(await readFile(file)).digest('hex');
   assert.equal(cache.subarray(0, MAGIC.length + 65).toString('latin1'), `${MAGIC}${sha}\n`);
@@ -49,7 +54,7 @@ test('code cache: the first run has none and writes one at exit, headed by the s
 
 test('code cache: a rebuilt bundle of the same length never runs the old bytecode (V8 alone would run it)', async (t) => {
   const file = await bundleIn(t, 'A');
-  await runBundle(file);
+  await writeCache(file);
   const stale = await readFile(`${file}.v8cache`);
   await writeFile(file, bundleSource('B'));
   // Why the header exists: V8 checks a cache against the source's length, not its text. Handed
@@ -63,37 +68,31 @@ test('code cache: a rebuilt bundle of the same length never runs the old bytecod
   await writeFile(staleFile, stale);
   assert.equal((await run(process.execPath, ['-e', v8Alone, file, staleFile])).stdout, 'A cli.cjs false');
   assert.equal(await runBundle(file), 'B cli.cjs none');
+  assert.equal(await writeCache(file), 'B cli.cjs none');
   assert.equal(await runBundle(file), 'B cli.cjs used');
 });
 
-test('code cache: made under other node flags it is rejected by V8, the bundle still runs, and the cache is rewritten for these flags', async (t) => {
+test('code cache: made under other node flags V8 rejects it, the bundle still runs, and the cache is left as it was', async (t) => {
   const file = await bundleIn(t, 'A');
-  await runBundle(file);
+  await writeCache(file);
+  const before = await readFile(`${file}.v8cache`);
   assert.equal(await runBundle(file, { nodeFlags: ['--no-opt'] }), 'A cli.cjs rejected');
+  assert.deepEqual(await readFile(`${file}.v8cache`), before);
+  assert.equal(await runBundle(file), 'A cli.cjs used');
+  // The install step makes one for the flags and the Node that will run it.
+  assert.equal(await writeCache(file, ['--no-opt']), 'A cli.cjs rejected');
   assert.equal(await runBundle(file, { nodeFlags: ['--no-opt'] }), 'A cli.cjs used');
-  assert.equal(await runBundle(file), 'A cli.cjs rejected');
 });
 
-test('code cache: QUAYSIDE_CODE_CACHE=off neither reads nor writes one; a cache that cannot be written is no error', async (t) => {
+test('code cache: QUAYSIDE_CODE_CACHE=off reads none; an unknown value is the default; a cache that cannot be written is no error', async (t) => {
   const file = await bundleIn(t, 'A');
+  await writeCache(file);
   assert.equal(await runBundle(file, { cache: 'off' }), 'A cli.cjs off');
-  await assert.rejects(stat(`${file}.v8cache`), { code: 'ENOENT' });
-  // Where the cache would go, a directory: the rename fails (as on a read-only install, even as root).
-  await mkdir(`${file}.v8cache`);
-  assert.equal(await runBundle(file), 'A cli.cjs none');
-  assert.equal(await runBundle(file), 'A cli.cjs none');
-  assert.ok((await stat(`${file}.v8cache`)).isDirectory());
-  // An unknown value is the default.
-  await rm(`${file}.v8cache`, { recursive: true });
-  assert.equal(await runBundle(file, { cache: 'sometimes' }), 'A cli.cjs none');
   assert.equal(await runBundle(file, { cache: 'sometimes' }), 'A cli.cjs used');
-});
-
-test("code cache: 'write' (the build) writes one at exit even when one was used", async (t) => {
-  const file = await bundleIn(t, 'A');
-  await runBundle(file);
-  const before = await stat(`${file}.v8cache`);
-  assert.equal(await runBundle(file, { cache: 'write' }), 'A cli.cjs used');
-  const after = await stat(`${file}.v8cache`);
-  assert.ok(after.ino !== before.ino || after.mtimeMs > before.mtimeMs, 'rewritten (a new file renamed over the old)');
+  // Where the cache would go, a directory: the rename fails (as on a read-only install, even as root).
+  await rm(`${file}.v8cache`);
+  await mkdir(`${file}.v8cache`);
+  assert.equal(await writeCache(file), 'A cli.cjs none');
+  assert.ok((await stat(`${file}.v8cache`)).isDirectory());
+  assert.equal(await runBundle(file), 'A cli.cjs none');
 });
