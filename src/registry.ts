@@ -101,7 +101,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   );
   const { engine, fallbackReason } = await selectEngine(config.quayside.hashengine);
   if (fallbackReason !== undefined) log.warn({ reason: fallbackReason }, 'native SHA-256 engine unavailable; using hash-wasm');
-  const pool = createChunkPool(driverParams, engine.name, options.workers ?? (config.quayside.workers || undefined));
+  const pool = createChunkPool(driverParams, engine.name, options.workers ?? (config.quayside.workers || undefined), (err) => log.error({ err }, 'chunk worker pool error'));
   const locks = new UploadLocks(lockWaitsWithin(config.quayside.limits.idletimeout));
   const pipeline = { ...defaultPipelineOptions, maxUploadSize: config.quayside.limits.uploadsize, ...options.pipeline };
   // Presigned redirects for blob GET/HEAD where the store gives URLs (s3), unless storage.redirect.disable.
