@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { buildConfig, readConfigTree, type Tree } from './config/load.ts';
 import { describeStorage, driverParamsOf } from './config/driver-params.ts';
 import type { LogLevel } from './config/schema.ts';
-import { garbageCollect, type GcReport } from './gc/garbage-collect.ts';
+import type { GcReport } from './gc/garbage-collect.ts';
 import { attachEvents, type RegistryEventMap } from './library/hooks.ts';
 import { createRegistry as startRegistry } from './registry.ts';
-import type { StorageDriver } from './storage/driver.ts';
 
 /**
  * Quayside as a library (issue 12): `import { createRegistry } from 'quayside'`. One call starts a
@@ -119,13 +118,9 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
   try {
     const config = buildConfig(withOptions(tree, options, tempRoot), options.env ?? {});
     const emitter = new EventEmitter<RegistryEventMap>();
-    let storageDriver: StorageDriver | undefined;
     const inner = await startRegistry(config, {
       workers: options.workers ?? (config.quayside.workers || 1),
-      hooks: (services) => {
-        attachEvents(services, emitter);
-        storageDriver = services.driver;
-      },
+      hooks: (services) => attachEvents(services, emitter),
     });
     const driver = driverParamsOf(config);
     const url = new URL(inner.url);
@@ -137,10 +132,9 @@ export async function createRegistry(options: RegistryOptions = {}): Promise<Reg
       storage: describeStorage(driver),
       rootdirectory: driver.filesystem?.rootdirectory,
       debugUrl: inner.debugUrl,
-      garbageCollect: async (gc: GarbageCollectOptions = {}): Promise<GcReport> => {
-        if (storageDriver === undefined || closing !== undefined) throw new Error('garbageCollect: the registry is closed');
-        return garbageCollect(storageDriver, { dryRun: gc.dryRun ?? false, deleteUntagged: gc.deleteUntagged ?? false, graceMs: gc.graceMs ?? 3_600_000 });
-      },
+      // The registry's own run: counted in its metrics (registry_gc_runs_total), no other registry's.
+      garbageCollect: (gc: GarbageCollectOptions = {}): Promise<GcReport> =>
+        inner.garbageCollect({ dryRun: gc.dryRun ?? false, deleteUntagged: gc.deleteUntagged ?? false, graceMs: gc.graceMs ?? 3_600_000 }),
       close: (graceMs?: number): Promise<void> =>
         (closing ??= inner.close(graceMs).finally(async () => {
           emitter.removeAllListeners();

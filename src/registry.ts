@@ -32,6 +32,8 @@ import type { RegistryMetrics } from './metrics/metrics.ts';
 import { Readiness } from './metrics/probes.ts';
 import { StorageDriverCheck } from './metrics/health.ts';
 import type { PullThroughCache } from './proxy/pull-through.ts';
+import { RunCounts } from './metrics/runs.ts';
+import type { GcOptions, GcReport } from './gc/garbage-collect.ts';
 
 /** Batch buffers out at once before uploads wait to fill their next (uploads/batch-buffers.ts): 32 MiB at 4 MiB batches. */
 const BATCH_BUFFERS = 8;
@@ -48,6 +50,8 @@ export interface Registry {
   readonly metrics?: RegistryMetrics;
   /** Stop accepting, let in-flight requests finish (up to `graceMs`), close the pool. */
   close(graceMs?: number): Promise<void>;
+  /** gc/garbage-collect.ts on this registry's storage while it serves, counted in this registry's metrics only. */
+  garbageCollect(options: GcOptions): Promise<GcReport>;
 }
 
 export interface RegistryOptions {
@@ -74,6 +78,8 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   // configured: `serve` starts faster and smaller without their modules (prom-client alone is
   // ~170 KiB of code; bench/startup/start-footprint.ts).
   const debug = config.http.debug;
+  // This registry's GC and purge runs: its own, never a neighbour's in the same process (issue 12).
+  const runs = new RunCounts();
   const metrics = debug.addr !== undefined && debug.prometheus.enabled
     ? new (await import('./metrics/metrics.ts')).RegistryMetrics({
         driverName: opened.driver.name,
@@ -81,6 +87,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
         pool: () => pool.stats(),
         uploadsInFlight: () => services.uploadGate.inFlight,
         caches: () => ({ ...services.blobs.cacheCounts(), ...services.manifests.cacheCounts() }),
+        runs,
       })
     : undefined;
   const driver = metrics ? metrics.instrument(opened.driver) : opened.driver;
@@ -94,7 +101,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   );
   const { engine, fallbackReason } = await selectEngine(config.quayside.hashengine);
   if (fallbackReason !== undefined) log.warn({ reason: fallbackReason }, 'native SHA-256 engine unavailable; using hash-wasm');
-  const pool = createChunkPool(driverParams, engine.name, options.workers ?? (config.quayside.workers || undefined));
+  const pool = createChunkPool(driverParams, engine.name, options.workers ?? (config.quayside.workers || undefined), (err) => log.error({ err }, 'chunk worker pool error'));
   const locks = new UploadLocks(lockWaitsWithin(config.quayside.limits.idletimeout));
   const pipeline = { ...defaultPipelineOptions, maxUploadSize: config.quayside.limits.uploadsize, ...options.pipeline };
   // Presigned redirects for blob GET/HEAD where the store gives URLs (s3), unless storage.redirect.disable.
@@ -127,7 +134,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
   options.hooks?.(services);
   const server = createHttpServer(createRouter(), services, log, config.http.tls, config.quayside.limits);
   const purging = config.storage.maintenance.uploadpurging;
-  const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, (ref) => uploads.discard(ref), purging, log) : () => undefined;
+  const stopPurging = purging.enabled && !config.storage.maintenance.readonly.enabled ? schedulePurging(driver, (ref) => uploads.discard(ref), purging, runs, log) : () => undefined;
   const healthChecks = startHealthChecks(config, driver, opened.driver.name, log);
   const debugServer = debug.addr === undefined ? undefined : await (await import('./metrics/debug-server.ts')).startDebugServer({ addr: debug.addr, metrics, metricsPath: debug.prometheus.path, checks: healthChecks, log }).catch(async (err: unknown) => {
     for (const check of healthChecks) check.stop();
@@ -169,6 +176,11 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     ...(debugServer ? { debugUrl: debugServer.url } : {}),
     ...(metrics ? { metrics } : {}),
     close: (graceMs) => (closing ??= close(graceMs)),
+    garbageCollect: async (gc) => {
+      if (closing !== undefined) throw new Error('garbageCollect: the registry is closed');
+      // Loaded at the first run: a registry that is never collected does not load the GC.
+      return runs.countGc((await import('./gc/garbage-collect.ts')).garbageCollect(driver, gc), gc.dryRun);
+    },
   };
 }
 

@@ -5,7 +5,6 @@ import { paths } from '../storage/paths.ts';
 import { listRepositories } from '../storage/repositories.ts';
 import { clearAsideJournal, recoverAsideBlobs, restoreAside, writeAsideJournal } from './aside.ts';
 import { GcAbortedError, isUnreadable, readReferences, type ManifestReferences, type UnreadableManifest } from './references.ts';
-import { countGcRun } from '../metrics/runs.ts';
 
 export { GcAbortedError, type UnreadableManifest } from './references.ts';
 
@@ -83,17 +82,8 @@ const DEFAULT_SETTLE_MS = 1100;
 /** Storage calls in flight at once: enough to keep libuv's threads (4 by default) and the disk busy. */
 const CONCURRENCY = 8;
 
+/** Counted by the registry that runs it (registry.ts garbageCollect → metrics/runs.ts), not here: each registry reports its own runs. */
 export async function garbageCollect(driver: StorageDriver, options: GcOptions): Promise<GcReport> {
-  // Counted for registry_gc_runs_total (src/metrics/runs.ts): a plain number, metrics on or off.
-  const report = await collectGarbage(driver, options).catch((err: unknown) => {
-    countGcRun(undefined, options.dryRun);
-    throw err;
-  });
-  countGcRun(report, options.dryRun);
-  return report;
-}
-
-async function collectGarbage(driver: StorageDriver, options: GcOptions): Promise<GcReport> {
   const started = options.now ?? Date.now();
   // Times come from the store's clock at its resolution (S3: whole seconds, and a server whose
   // clock may differ from ours): a touch made after `started` must never read as older than the

@@ -4,7 +4,7 @@ import type { PiscinaHistogramSummary, PoolStats } from '../workers/pool.ts';
 import { RequestMetrics } from './http-metrics.ts';
 import { InstrumentedDriver, type StorageActionLabels } from './instrumented-driver.ts';
 import { NOTIFICATION_METRICS, type NotificationSource } from './notifications.ts';
-import { gcRuns, purgeRuns } from './runs.ts';
+import type { RunCounts } from './runs.ts';
 import { metricType, SeriesHistogram } from './series-histogram.ts';
 import type { StorageDriver } from '../storage/driver.ts';
 
@@ -26,6 +26,8 @@ export interface MetricSources {
   readonly uploadsInFlight: () => number;
   /** Lookups of each cache by name (storage/blob-store.ts, manifest-store.ts). */
   readonly caches: () => Readonly<Record<string, CacheCounts>>;
+  /** This registry's garbage collection and purge runs (never another registry's in the same process). */
+  readonly runs: RunCounts;
 }
 
 /** Storage actions: distribution's timer buckets (go-metrics defaultDurationBuckets) with finer ones for local disks. */
@@ -80,7 +82,7 @@ export class RegistryMetrics {
     });
     this.#workerMetrics(sources.pool);
     this.#cacheMetrics(sources.caches);
-    this.#runMetrics();
+    this.#runMetrics(sources.runs);
     this.#notificationMetrics();
   }
 
@@ -157,7 +159,7 @@ export class RegistryMetrics {
     }
   }
 
-  #runMetrics(): void {
+  #runMetrics({ gc, purge }: RunCounts): void {
     const register = { registers: [this.registry] };
     const counter = (name: string, help: string, read: () => number): void => {
       new Counter({
@@ -183,11 +185,11 @@ export class RegistryMetrics {
         },
       });
     };
-    byResult('registry_gc_runs_total', 'Garbage collections run in this process, by result (dry runs included).', gcRuns);
-    counter('registry_gc_deleted_blobs_total', 'Blobs garbage collection deleted in this process.', () => gcRuns.blobsDeleted);
-    counter('registry_gc_deleted_manifests_total', 'Manifests garbage collection deleted in this process (--delete-untagged).', () => gcRuns.manifestsDeleted);
-    byResult('registry_purge_runs_total', 'Runs of the stale upload purge (storage.maintenance.uploadpurging), by result.', purgeRuns);
-    counter('registry_purge_uploads_total', 'Stale uploads the purge removed.', () => purgeRuns.uploadsPurged);
+    byResult('registry_gc_runs_total', 'Garbage collections run in this process, by result (dry runs included).', gc);
+    counter('registry_gc_deleted_blobs_total', 'Blobs garbage collection deleted in this process.', () => gc.blobsDeleted);
+    counter('registry_gc_deleted_manifests_total', 'Manifests garbage collection deleted in this process (--delete-untagged).', () => gc.manifestsDeleted);
+    byResult('registry_purge_runs_total', 'Runs of the stale upload purge (storage.maintenance.uploadpurging), by result.', purge);
+    counter('registry_purge_uploads_total', 'Stale uploads the purge removed.', () => purge.uploadsPurged);
   }
 
   #notificationMetrics(): void {

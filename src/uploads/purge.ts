@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { countPurgeRun } from '../metrics/runs.ts';
+import type { RunCounts } from '../metrics/runs.ts';
 import { getContentIfExists, type StorageDriver } from '../storage/driver.ts';
 import { paths } from '../storage/paths.ts';
 import { listRepositories } from '../storage/repositories.ts';
@@ -40,16 +40,16 @@ async function startedAt(driver: StorageDriver, repo: string, id: string): Promi
   return folderTime === undefined || folderTime <= 0 ? undefined : folderTime;
 }
 
-/** Runs the purge now and every `intervalMs`; the timer never keeps the process alive. */
-export function schedulePurging(driver: StorageDriver, discard: (ref: UploadRef) => Promise<void>, options: { age: number; interval: number; dryrun: boolean }, log: Logger): () => void {
+/** Runs the purge now and every `intervalMs`, counting each run into `runs` (the registry's own); the timer never keeps the process alive. */
+export function schedulePurging(driver: StorageDriver, discard: (ref: UploadRef) => Promise<void>, options: { age: number; interval: number; dryrun: boolean }, runs: RunCounts, log: Logger): () => void {
   const run = (): void => {
     purgeStaleUploads(driver, discard, options.age, options.dryrun).then(
       (result) => {
-        countPurgeRun(result.purged.length, options.dryrun);
+        runs.purgeEnded(result.purged.length, options.dryrun);
         if (result.purged.length > 0 || options.dryrun) log.info({ examined: result.examined, purged: result.purged.length, dryRun: options.dryrun }, 'stale uploads purged');
       },
       (err: unknown) => {
-        countPurgeRun(undefined, options.dryrun);
+        runs.purgeEnded(undefined, options.dryrun);
         log.error({ err }, 'upload purging failed');
       },
     );

@@ -70,20 +70,48 @@ const NOT_STARTED: PoolStats = { queueSize: 0, completed: 0, threads: 0, utiliza
  * idle worker is a V8 isolate with its own heap, and loading piscina and the worker entry is part
  * of the start-up time. A registry that only serves pulls never starts it. Once started, the
  * threads stay (minThreads): a push's chunks never wait for a worker to load again.
+ *
+ * `onError` hears what piscina emits as 'error' outside any task (a worker that fails while it
+ * has no task; piscina replaces it): an EventEmitter's 'error' with no listener would throw and
+ * end the process.
  */
-export function createChunkPool(driver: DriverParams, engine: string, threads = defaultWorkerCount(engine)): ChunkPool {
+export function createChunkPool(driver: DriverParams, engine: string, threads = defaultWorkerCount(engine), onError: (err: Error) => void = () => undefined): ChunkPool {
   const workerData: WorkerConfig = { driver, engine };
   let starting: Promise<Piscina> | undefined;
   let pool: Piscina | undefined;
-  let closed = false;
-  const started = (): Promise<Piscina> => (starting ??= startPiscina(workerData, threads).then((p) => (pool = p)));
-  const run = async (task: unknown, name: string): Promise<unknown> => {
-    if (closed) throw new Error('the chunk pool is closed');
-    return (await started()).run(task, { name });
+  let closing: Promise<void> | undefined;
+  /** Every task accepted and not yet settled: close() lets each finish before the threads go. */
+  const inFlight = new Set<Promise<unknown>>();
+  const started = (): Promise<Piscina> =>
+    (starting ??= startPiscina(workerData, threads).then((p) => {
+      p.on('error', onError);
+      return (pool = p);
+    }));
+  const run = (task: unknown, name: string): Promise<unknown> => {
+    if (closing !== undefined) return Promise.reject(new Error('the chunk pool is closed'));
+    const result = started().then((p) => p.run(task, { name }));
+    inFlight.add(result);
+    const settled = (): void => void inFlight.delete(result);
+    result.then(settled, settled);
+    return result;
+  };
+  const close = async (): Promise<void> => {
+    // The tasks first, then the threads. piscina's close() would wait for them, but only up to its
+    // closeTimeout (30 s), then reject what is still running; and it races that wait against an
+    // unref'd 30 s timer that keeps the whole closed pool reachable until it fires, however soon
+    // the flush ends (piscina 5.3 dist/index.js WorkerPool.close). With nothing left to run,
+    // destroy() only terminates the threads and awaits their exit: no timer, no 'error'.
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    const opened = await starting?.catch(() => undefined);
+    // Dropped before the threads go: a caller still holding the registry must not hold the pool.
+    starting = undefined;
+    pool = undefined;
+    await opened?.destroy();
+    opened?.off('error', onError);
   };
   return {
     start: () => {
-      if (!closed) started().catch(() => undefined);
+      if (closing === undefined) started().catch(() => undefined);
     },
     get started() {
       return starting !== undefined;
@@ -93,11 +121,7 @@ export function createChunkPool(driver: DriverParams, engine: string, threads = 
     hashChunk: (task) => run(task, TASK.hashChunk) as Promise<AppendChunkResult>,
     hashUpload: (task) => run(task, TASK.hashUpload) as Promise<HashUploadResult>,
     stats: () => (pool === undefined ? NOT_STARTED : { queueSize: pool.queueSize, completed: pool.completed, threads: pool.threads.length, utilization: pool.utilization, runTime: pool.histogram.runTime, waitTime: pool.histogram.waitTime }),
-    close: async () => {
-      closed = true;
-      // A start under way is let finish, then closed: its threads would keep the process alive.
-      if (starting !== undefined) await (await starting.catch(() => undefined))?.close();
-    },
+    close: () => (closing ??= close()),
   };
 }
 

@@ -108,18 +108,23 @@ test('metrics registry_uploads_in_flight counts a PATCH while its body is still 
 });
 
 test('metrics garbage collection and upload purge runs are counted', async (t) => {
-  const { url, debugUrl, root } = await startMetricsRegistry(t);
+  const { url, debugUrl, root, registry } = await startMetricsRegistry(t);
   await pushBlob(url, 'app', 'unreferenced');
   // The purge first runs a second after start (uploads/purge.ts schedulePurging).
   await waitFor('a purge run', async () => (await scrape(debugUrl)).value('registry_purge_runs_total', { result: 'ok' }) ?? 0, (n) => n >= 1);
-  // Counts are process-wide (a run in this process, whichever registry): compare before and after.
+  // Counts are this registry's own (metrics/runs.ts): a run from outside it, on the same root, is not one.
+  await garbageCollect(new FilesystemDriver(root), { dryRun: true, deleteUntagged: false, graceMs: 0, settleMs: 0 });
   const before = await scrape(debugUrl);
-  const report = await garbageCollect(new FilesystemDriver(root), { dryRun: false, deleteUntagged: false, graceMs: 0, settleMs: 0 });
-  assert.equal(report.blobsDeleted.length, 1);
+  assert.equal(before.value('registry_gc_runs_total', { result: 'ok' }), 0);
+  const dry = await registry.garbageCollect({ dryRun: true, deleteUntagged: false, graceMs: 0, settleMs: 0 });
+  const report = await registry.garbageCollect({ dryRun: false, deleteUntagged: false, graceMs: 0, settleMs: 0 });
+  assert.deepEqual([dry.blobsDeleted.length, report.blobsDeleted.length], [1, 1]);
   const after = await scrape(debugUrl);
-  assert.equal((after.value('registry_gc_runs_total', { result: 'ok' }) ?? 0) - (before.value('registry_gc_runs_total', { result: 'ok' }) ?? 0), 1);
-  assert.equal((after.value('registry_gc_deleted_blobs_total') ?? 0) - (before.value('registry_gc_deleted_blobs_total') ?? 0), 1);
-  assert.ok(after.value('registry_gc_runs_total', { result: 'failed' }) !== undefined);
+  assert.equal(after.value('registry_gc_runs_total', { result: 'ok' }), 2);
+  assert.equal(after.value('registry_gc_runs_total', { result: 'failed' }), 0);
+  // The dry run's "deleted" is what it would delete: only the real run's blob is counted.
+  assert.equal(after.value('registry_gc_deleted_blobs_total'), 1);
+  assert.equal(after.value('registry_gc_deleted_manifests_total'), 0);
 });
 
 test('metrics notification queue depth and failures come from the source wired in, per endpoint', async (t) => {
