@@ -4,10 +4,12 @@
  *
  *   node --import tsx bench/agreement/bench-vs-throughput.ts [--parallel 4] [--size 256MiB] [--rounds 3]
  *                                                             [--targets quayside,docker-registry]
+ *                                                             [--runner compiled|tsx]
  *
  * Both tools run as their users run them, as child processes, interleaved round by round:
  * - `npm run bench:throughput -- --parallel P --size S --modes chunked --targets T --no-pull`,
- *   which starts its own fresh target per round (bench/lib/targets.ts);
+ *   which starts its own fresh target per round (bench/lib/targets.ts) and runs compiled
+ *   (scripts/run-compiled.mjs; `--runner tsx` runs it under tsx instead, as it ran before);
  * - `quayside bench URL --scenarios push --modes chunked --parallel P --size S --chunk 32MiB`
  *   (the CLI from dist/, through bin/quayside.cjs) against a target started the same way on a
  *   fresh root, stopped after the round.
@@ -32,6 +34,9 @@ const { values } = parseArgs({
     size: { type: 'string', default: '256MiB' },
     rounds: { type: 'string', default: '3' },
     targets: { type: 'string', default: 'quayside,docker-registry' },
+    // 'compiled': `npm run bench:throughput` as it is (scripts/run-compiled.mjs); 'tsx': the same
+    // file under `node --import tsx`, as it ran before: the client's own CPU is the difference.
+    runner: { type: 'string', default: 'compiled' },
   },
 });
 const targets = values.targets.split(',') as TargetName[];
@@ -39,7 +44,11 @@ const rounds = Number(values.rounds);
 
 /** One throughput-bench round: its results file's push MiB/s for `target`. */
 async function throughputBench(target: TargetName): Promise<number> {
-  const { stdout } = await run('npm', ['run', '-s', 'bench:throughput', '--', '--parallel', values.parallel, '--size', values.size, '--modes', 'chunked', '--targets', target, '--no-pull'], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 });
+  const args = ['--parallel', values.parallel, '--size', values.size, '--modes', 'chunked', '--targets', target, '--no-pull'];
+  const { stdout } =
+    values.runner === 'tsx'
+      ? await run(process.execPath, ['--import', 'tsx', join(repoRoot, 'bench', 'throughput', 'parallel-layers.ts'), ...args], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 })
+      : await run('npm', ['run', '-s', 'bench:throughput', '--', ...args], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 });
   const file = /results: (\S+\.json)/.exec(stdout)?.[1];
   if (file === undefined) throw new Error(`bench:throughput printed no results file:\n${stdout}`);
   const results = JSON.parse(await readFile(file, 'utf8')) as { rows: Row[] };

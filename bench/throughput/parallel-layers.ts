@@ -238,6 +238,8 @@ interface Measured {
   readonly wall: number;
   /** CPU seconds of all the servers together. */
   readonly cpu: number;
+  /** CPU seconds of this process, the client: on a 2-core machine it is taken from the servers. */
+  readonly clientCpu: number;
   readonly storageCpu: number | undefined;
 }
 
@@ -247,11 +249,13 @@ async function measure(storage: Storage, targets: readonly Target[], work: () =>
   const cpu0 = await cpuOf();
   const storage0 = await storage.cpuSeconds();
   const started = performance.now();
+  const client0 = process.cpuUsage();
   const seconds = await work();
+  const client = process.cpuUsage(client0);
   const wall = (performance.now() - started) / 1000;
   const cpu = (await cpuOf()) - cpu0;
   const storage1 = await storage.cpuSeconds();
-  return { seconds, wall, cpu, storageCpu: storage0 === undefined || storage1 === undefined ? undefined : storage1 - storage0 };
+  return { seconds, wall, cpu, clientCpu: (client.user + client.system) / 1e6, storageCpu: storage0 === undefined || storage1 === undefined ? undefined : storage1 - storage0 };
 }
 
 /** P uploads in parallel, upload i routed by `routeOf(i)`, with a progress line every 5 s. */
@@ -283,6 +287,7 @@ async function pushRow(base: Row, m: Measured, targets: readonly Target[], paral
     'p50 s': round(percentile(m.seconds, 50), 1),
     'max s': round(Math.max(...m.seconds), 1),
     'cpu s/GiB': round(m.cpu / gib, 2),
+    'client cpu s/GiB': round(m.clientCpu / gib, 2),
     'peak RSS MiB': round(Math.max(...(await Promise.all(targets.map((t) => t.peakRssMiB())))), 0),
   };
   if (ceiling !== undefined) row['of disk ceiling'] = `${round((mibps / ceiling) * 100, 0)}% of ${round(ceiling, 0)}`;
