@@ -338,7 +338,7 @@ export const configSchema = z.strictObject({
     notifications: section({
       /** Events written but not yet delivered to every endpoint; a new event beyond it is dropped, counted and logged. */
       queuesize: count(10_000_000).default(10_000),
-      /** This process's queue folder and events' source.instanceID; "" = <hostname>-<http.addr port>. Unique per live replica. */
+      /** This process's queue folder and events' source.instanceID; "" = <hostname>-<http.addr port> (port 0: <hostname>-0-<random>, new at each start). Unique per live replica. */
       instanceid: leaf('letters, digits, ".", "_" or "-"', (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]{0,128}$/.test(v) && v !== '.' && v !== '..' ? v : undefined)).default(''),
       /** Another instance's queue whose heartbeat is this old is delivered by this process and removed (notifications/adoption.ts); 0 = never. */
       adoptafter: duration().default(5 * 60_000),

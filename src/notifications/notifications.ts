@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from '../config/schema.ts';
 import { splitAddr } from '../config/values.ts';
@@ -178,13 +178,18 @@ export class Notifications implements EventSink, NotificationStats {
 
 /**
  * quayside.notifications.instanceid, or <hostname>-<port of http.addr>: stable across restarts
- * on the same host and port, so a restarted (or killed) process resumes its own queue.
+ * on the same host and port, so a restarted (or killed) process resumes its own queue. Two live
+ * processes on one host cannot listen on the same port, so the id is theirs alone, except on
+ * port 0 (the library's default, tests, harnesses): every such process would be <hostname>-0 and
+ * write one queue folder together. There the id is <hostname>-0-<8 random hex digits>, new at each
+ * start like the port itself (distribution's own instanceID is a new UUID at each start); what an
+ * earlier start left undelivered is adopted by the next process that scans (adoptafter).
  */
 export function instanceIdOf(config: Config): string {
   if (config.quayside.notifications.instanceid !== '') return config.quayside.notifications.instanceid;
   const port = splitAddr(config.http.addr)?.port ?? 0;
   const host = hostname().replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || 'quayside';
-  return `${host}-${port}`;
+  return port === 0 ? `${host}-0-${randomBytes(4).toString('hex')}` : `${host}-${port}`;
 }
 
 /** distribution's source.addr: this host's name and the port from http.addr. */

@@ -89,3 +89,35 @@ for (const driver of ['filesystem', 's3'] as const) {
     assert.equal(await storage.folderExists('replica-b'), true, 'replica-b keeps its own');
   });
 }
+
+test('notifications on port 0 with no instanceid: two live registries on one root get ids of their own (<hostname>-0-<random>), separate queue folders, and every event of each is delivered', async (t) => {
+  const storage = await filesystemStorage();
+  const root = storage.options.root ?? '';
+  const receiver = await Receiver.start(t);
+  const a = await startNotifyingRegistry(t, { endpoints: [replica('a', receiver.url)], queue: { instanceid: '' }, root });
+  const b = await startNotifyingRegistry(t, { endpoints: [replica('b', receiver.url)], queue: { instanceid: '' }, root });
+  t.after(() => rm(root, { recursive: true, force: true }));
+  // Interleaved pushes: with one shared folder both queues would write the same segment names.
+  for (let i = 0; i < 3; i++) {
+    await pushImage(a.url, 'shared/a', `v${i}`, [`a-layer-${i}`]);
+    await pushImage(b.url, 'shared/b', `v${i}`, [`b-layer-${i}`]);
+  }
+  // Each image: its config, its layer, its manifest.
+  await receiver.waitForEvents(18);
+  const events = deduplicated(receiver.events);
+  const byRepository = (name: string) => events.filter((e) => e.target.repository === name);
+  const idsOf = (name: string) => [...new Set(byRepository(name).map((e) => e.source.instanceID))];
+  assert.equal(byRepository('shared/a').length, 9);
+  assert.equal(byRepository('shared/b').length, 9);
+  const [idA, ...moreA] = idsOf('shared/a');
+  const [idB, ...moreB] = idsOf('shared/b');
+  assert.deepEqual([moreA, moreB], [[], []], 'one instance id per registry');
+  assert.match(idA ?? '', /-0-[0-9a-f]{8}$/);
+  assert.match(idB ?? '', /-0-[0-9a-f]{8}$/);
+  assert.notEqual(idA, idB);
+  assert.ok(await storage.folderExists(idA ?? ''), `${idA}'s queue folder`);
+  assert.ok(await storage.folderExists(idB ?? ''), `${idB}'s queue folder`);
+  // Each registry delivered its own events through its own endpoint.
+  assert.ok(receiver.deliveries.filter((d) => d.headers['x-replica'] === 'a').every((d) => d.envelope.events.every((e) => e.target.repository === 'shared/a')));
+  assert.ok(receiver.deliveries.filter((d) => d.headers['x-replica'] === 'b').every((d) => d.envelope.events.every((e) => e.target.repository === 'shared/b')));
+});

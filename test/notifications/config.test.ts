@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { defaultConfig } from '../../src/config/schema.ts';
+import { instanceIdOf } from '../../src/notifications/notifications.ts';
 import { build, refused } from '../helpers/config.ts';
 
 test('config notifications: absent → no endpoints; queue defaults (queuesize 10000, instanceid "", adoptafter 5m)', () => {
@@ -78,4 +80,16 @@ test('config notifications: REGISTRY_* overrides (distribution\'s and Quayside\'
   assert.equal(config.notifications.endpoints[0]?.name, 'a');
   const fromEnv = build({}, { REGISTRY_NOTIFICATIONS_ENDPOINTS: '[{name: e, url: "http://e/"}]' }).config;
   assert.equal(fromEnv.notifications.endpoints[0]?.url, 'http://e/');
+});
+
+test('config notifications: the default instance id is <hostname>-<port>, the same at every start; on port 0, <hostname>-0-<random>, new at each start', () => {
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || 'quayside';
+  const fixed = build({ http: { addr: '127.0.0.1:5123' } }).config;
+  assert.equal(instanceIdOf(fixed), `${host}-5123`);
+  assert.equal(instanceIdOf(fixed), instanceIdOf(fixed));
+  const ephemeral = build({ http: { addr: '127.0.0.1:0' } }).config;
+  const first = instanceIdOf(ephemeral);
+  assert.match(first, new RegExp(`^${host.replace(/[.]/g, '\\.')}-0-[0-9a-f]{8}$`));
+  assert.notEqual(instanceIdOf(ephemeral), first);
+  assert.equal(instanceIdOf(build({ http: { addr: '127.0.0.1:0' }, quayside: { notifications: { instanceid: 'replica-1' } } }).config), 'replica-1');
 });
