@@ -122,7 +122,7 @@ export async function createRegistry(config: Config, options: RegistryOptions = 
     blobs,
     catalog,
     manifests: new ManifestStore(driver, blobs, { maxReferences: config.quayside.limits.manifestreferences }),
-    auth: await createAuthenticator(config),
+    auth: await createAuthenticator(config, log),
     uploadGate: new UploadGate(config.quayside.limits.concurrentuploads),
     uploads,
     uploadLocks: locks,

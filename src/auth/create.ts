@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
 import type { Authenticator } from './authenticator.ts';
 
 /**
@@ -6,10 +7,10 @@ import type { Authenticator } from './authenticator.ts';
  * loaded only when configured: bcrypt (a native addon) and jose stay out of an open registry's
  * start-up (issue 12).
  */
-export async function createAuthenticator(config: Config): Promise<Authenticator | undefined> {
+export async function createAuthenticator(config: Config, log?: Logger): Promise<Authenticator | undefined> {
   if (config.auth.htpasswd) {
     const { HtpasswdAuthenticator } = await import('./htpasswd.ts');
-    return new HtpasswdAuthenticator(config.auth.htpasswd.realm, config.auth.htpasswd.path);
+    return new HtpasswdAuthenticator(config.auth.htpasswd.realm, config.auth.htpasswd.path, log);
   }
   if (config.auth.token) {
     const { TokenAuthenticator } = await import('./token.ts');

@@ -1,11 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import bcrypt from 'bcrypt';
 import { LRUCache } from 'lru-cache';
 import { RegistryError } from '../errors/registry-error.ts';
 import type { AccessRequest, Grants } from './access.ts';
+import type { Logger } from '../log.ts';
 import type { Authenticator } from './authenticator.ts';
 import { CompareQueue } from './compare-queue.ts';
 
@@ -19,6 +21,9 @@ import { CompareQueue } from './compare-queue.ts';
  * remembered for a minute by its SHA-256 (never the password itself): a push of many layers pays
  * bcrypt once, and a client retrying the same wrong password pays it once too. Successes and
  * failures have separate caches, so a flood of distinct wrong passwords cannot evict the good ones.
+ *
+ * The file is read again when it changes, as distribution does (it stats the file at every
+ * request): a user added, removed or given a new password takes effect without a restart.
  */
 const OUTCOME_TTL_MS = 60_000;
 const CACHED_OUTCOMES = 10_000;
@@ -31,19 +36,28 @@ const COMPARES_QUEUED = 32;
  */
 const ABANDONED = Symbol('abandoned');
 
+/**
+ * How often the file is looked at again. distribution stats it at every request; here that would
+ * be a libuv round trip on every authenticated small read, so requests share one stat a second.
+ */
+const RECHECK_MS = 1000;
+
 export class HtpasswdAuthenticator implements Authenticator {
-  private readonly users: ReadonlyMap<string, string>;
+  private readonly file: HtpasswdFile;
   private readonly verified = new LRUCache<string, true>({ max: CACHED_OUTCOMES, ttl: OUTCOME_TTL_MS });
   private readonly refused = new LRUCache<string, true>({ max: CACHED_OUTCOMES, ttl: OUTCOME_TTL_MS });
   /** Checks under way, so concurrent requests with the same credentials share one compare. */
   private readonly pending = new Map<string, Promise<boolean | typeof ABANDONED>>();
   private readonly compares = new CompareQueue(COMPARES_IN_FLIGHT, COMPARES_QUEUED);
+  /** The file's version the caches and pending checks belong to. */
+  private version = 0;
 
   constructor(
     private readonly realm: string,
     path: string,
+    log?: Logger,
   ) {
-    this.users = parseHtpasswd(readFileSync(path, 'utf8'));
+    this.file = new HtpasswdFile(path, log);
   }
 
   async authorize(req: IncomingMessage, _access: readonly AccessRequest[]): Promise<Grants> {
@@ -59,22 +73,92 @@ export class HtpasswdAuthenticator implements Authenticator {
 
   /** `gone`: whether the client has left, so a check still queued for it can be skipped. */
   private async check(user: string, password: string, gone: () => boolean): Promise<boolean> {
-    const hash = this.users.get(user);
+    const users = await this.file.current();
+    // A changed file: outcomes against the old entries no longer stand (a removed user, a new password).
+    if (this.file.version !== this.version) {
+      this.version = this.file.version;
+      this.verified.clear();
+      this.refused.clear();
+      this.pending.clear();
+    }
+    const hash = users.get(user);
     if (!hash) return false;
     const key = outcomeKey(user, password);
     if (this.verified.has(key)) return true;
     if (this.refused.has(key)) return false;
     let checking = this.pending.get(key);
     if (!checking) {
-      checking = this.compares.run<boolean | typeof ABANDONED>(() => (gone() ? Promise.resolve(ABANDONED) : bcryptMatches(password, hash))).finally(() => this.pending.delete(key));
+      const started = this.version;
+      const compare = this.compares.run<boolean | typeof ABANDONED>(() => (gone() ? Promise.resolve(ABANDONED) : bcryptMatches(password, hash)));
+      checking = compare.finally(() => {
+        if (this.pending.get(key) === checking) this.pending.delete(key);
+      });
       this.pending.set(key, checking);
+      void checking.then((outcome) => {
+        // Cached only for the version it was checked against.
+        if (outcome !== ABANDONED && this.version === started) (outcome ? this.verified : this.refused).set(key, true);
+      }, () => undefined);
     }
     const outcome = await checking;
     // The client this check was queued for left first; one still waiting asks again for itself.
     if (outcome === ABANDONED) return gone() ? false : this.check(user, password, gone);
-    (outcome ? this.verified : this.refused).set(key, true);
     return outcome;
   }
+}
+
+/**
+ * The htpasswd file's entries, read again when its inode, size, mtime or ctime change (looked at
+ * once per RECHECK_MS at most). A file that is gone or unreadable admits nobody until it is back
+ * (fail closed), and says so once; read at start, its absence is a start-up error.
+ */
+class HtpasswdFile {
+  private users: ReadonlyMap<string, string>;
+  private seen: string | undefined;
+  private checkedAt = performance.now();
+  private checking: Promise<void> | undefined;
+  /** Bumped at every reload. */
+  version = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly log: Logger | undefined,
+  ) {
+    this.seen = identity(statSync(path));
+    this.users = parseHtpasswd(readFileSync(path, 'utf8'));
+  }
+
+  async current(): Promise<ReadonlyMap<string, string>> {
+    if (performance.now() - this.checkedAt >= RECHECK_MS) {
+      this.checking ??= this.reloadIfChanged().finally(() => {
+        this.checkedAt = performance.now();
+        this.checking = undefined;
+      });
+      await this.checking;
+    }
+    return this.users;
+  }
+
+  private async reloadIfChanged(): Promise<void> {
+    try {
+      const now = identity(await stat(this.path));
+      if (now === this.seen) return;
+      const users = parseHtpasswd(await readFile(this.path, 'utf8'));
+      this.seen = now;
+      this.users = users;
+      this.version += 1;
+      this.log?.info({ path: this.path, users: users.size }, 'htpasswd file changed; read again');
+    } catch (err) {
+      if (this.seen === undefined) return;
+      this.seen = undefined;
+      this.users = new Map();
+      this.version += 1;
+      this.log?.error({ err, path: this.path }, 'htpasswd file cannot be read; every request is refused until it can');
+    }
+  }
+}
+
+function identity(stats: Stats): string {
+  return `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
 }
 
 /** The user's length goes first: 'a\0b' + 'c' and 'a' + 'b\0c' must not share a key. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -10,17 +10,22 @@ import { expectError, expectHeader, expectStatus, type Reply } from '../helpers/
 import { send, sha256 } from '../helpers/oci-client.ts';
 import { startRegistry } from '../helpers/registry.ts';
 
-/** An htpasswd file as `htpasswd -B` writes it ($2y$ bcrypt). */
-async function htpasswdFile(t: { after: (fn: () => Promise<void>) => void }, users: Record<string, string>, costFactor = 5): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'quayside-htpasswd-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+/** htpasswd text as `htpasswd -B` writes it ($2y$ bcrypt), with lines of other kinds that are skipped. */
+async function htpasswdText(users: Record<string, string>, costFactor = 5): Promise<string> {
   const lines = ['# users'];
   for (const [user, password] of Object.entries(users)) {
     const hash = await bcrypt({ password, salt: randomBytes(16), costFactor });
     lines.push(`${user}:${hash.replace(/^\$2[ab]\$/, '$2y$')}`);
   }
+  return `${lines.join('\n')}\nbroken line\nmd5user:$apr1$abc$def\n`;
+}
+
+/** An htpasswd file of `users` in a fresh temp directory. */
+async function htpasswdFile(t: { after: (fn: () => Promise<void>) => void }, users: Record<string, string>, costFactor = 5): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'quayside-htpasswd-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'htpasswd');
-  await writeFile(file, `${lines.join('\n')}\nbroken line\nmd5user:$apr1$abc$def\n`);
+  await writeFile(file, await htpasswdText(users, costFactor));
   return file;
 }
 
@@ -50,6 +55,56 @@ test('auth.htpasswd: the right password gets through everything, a push included
   expectStatus(await send(url, `/v2/team/app/blobs/${sha256(body)}`, { headers }), 200);
   // A password may contain ':' (only the first one separates the user).
   expectStatus(await send(url, '/v2/', { headers: basic('carol', 'pa:ss') }), 200);
+});
+
+/** Asks `/v2/` as `user` until the status is `status` (the file is looked at again once a second): the replies on the way. */
+async function statusBecomes(url: string, user: string, password: string, status: number, timeoutMs = 15_000): Promise<number[]> {
+  const seen: number[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const reply = await send(url, '/v2/', { headers: basic(user, password) });
+    seen.push(reply.status);
+    if (reply.status === status) return seen;
+    assert.ok(Date.now() < deadline, `${user}: expected ${status}, got ${seen.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('auth.htpasswd: the file is read again when it changes, as distribution does: a user added, a password changed and a user removed take effect without a restart, cached outcomes included', async (t) => {
+  const path = await htpasswdFile(t, { alice: 'old', bob: 'bobs' });
+  const { url } = await startRegistry(t, { config: { auth: { htpasswd: { realm: 'r', path } } } });
+  // Both outcomes cached before the change: alice's right password and carol's unknown user.
+  expectStatus(await send(url, '/v2/', { headers: basic('alice', 'old') }), 200);
+  expectStatus(await send(url, '/v2/', { headers: basic('bob', 'bobs') }), 200);
+  expectError(await send(url, '/v2/', { headers: basic('carol', 'new') }), 401, 'UNAUTHORIZED');
+
+  // Rewritten in place (truncate and write, as `htpasswd -B file user` does).
+  await writeFile(path, await htpasswdText({ alice: 'changed', bob: 'bobs', carol: 'new' }));
+  const carol = await statusBecomes(url, 'carol', 'new', 200);
+  assert.ok(carol.slice(0, -1).every((status) => status === 401), `carol before the reload: ${carol.join(', ')}`);
+  expectError(await send(url, '/v2/', { headers: basic('alice', 'old') }), 401, 'UNAUTHORIZED');
+  expectStatus(await send(url, '/v2/', { headers: basic('alice', 'changed') }), 200);
+  expectStatus(await send(url, '/v2/', { headers: basic('bob', 'bobs') }), 200);
+
+  // Replaced by rename (an atomic writer): bob is gone, his cached success with him.
+  await writeFile(`${path}.new`, await htpasswdText({ alice: 'changed', carol: 'new' }));
+  await rename(`${path}.new`, path);
+  await statusBecomes(url, 'bob', 'bobs', 401);
+  expectStatus(await send(url, '/v2/', { headers: basic('alice', 'changed') }), 200);
+});
+
+test('auth.htpasswd: a file that disappears admits nobody (fail closed), and its users are back once it is', async (t) => {
+  const path = await htpasswdFile(t, { alice: 's3cret' });
+  const { url } = await startRegistry(t, { config: { auth: { htpasswd: { realm: 'r', path } } } });
+  expectStatus(await send(url, '/v2/', { headers: basic('alice', 's3cret') }), 200);
+  const text = await htpasswdText({ alice: 's3cret' });
+  await rm(path);
+  await statusBecomes(url, 'alice', 's3cret', 401);
+  const refused = await send(url, '/v2/_catalog', { headers: basic('alice', 's3cret') });
+  expectError(refused, 401, 'UNAUTHORIZED');
+  expectHeader(refused, 'www-authenticate', 'Basic realm="r"');
+  await writeFile(path, text);
+  await statusBecomes(url, 'alice', 's3cret', 200);
 });
 
 test('parseHtpasswd: bcrypt entries only; comments, blanks and other hash kinds skipped', () => {
