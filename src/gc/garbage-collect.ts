@@ -34,6 +34,10 @@ export { GcAbortedError, type UnreadableManifest } from './references.ts';
  *   - only `data~gc` is removed, never the blob's folder: an upload of the same digest committed
  *     while it was aside (uploads/commit.ts moves the data in, then links it) keeps its `data`.
  *
+ * deleteUntagged drops manifests only after the mark phase of every repository, and each one's
+ * revision link is looked at again first: a manifest tagged again or listed by an index pushed
+ * since the run began is kept, with its blobs and referrers (dropUnlessPushedSince).
+ *
  * Cost is O(links + blobs): the mark phase lists and stats every link once (each repository's
  * `_layers` and revisions) and keeps their times; the sweep lists and stats every blob once; each
  * batch of deletes is re-checked by one more listing of the links (stats only for the batch).
@@ -94,10 +98,9 @@ export async function garbageCollect(driver: StorageDriver, options: GcOptions):
   const mark = await markAll(driver, repositories, options.deleteUntagged, cutoff, options.onProgress);
   if (mark.unreadable.length > 0) throw new GcAbortedError(mark.unreadable);
 
-  const manifestsDeleted = mark.dropped.map((m) => `${m.repo}@${m.digest.value}`);
-  if (!options.dryRun) for (const manifest of mark.dropped) await dropManifest(driver, manifest);
-
   await options.afterMark?.();
+  const dropped = await dropUnlessPushedSince(driver, mark, cutoff, options);
+  const manifestsDeleted = dropped.map((m) => `${m.repo}@${m.digest.value}`);
   const sweep = await findUnreferenced(driver, mark, cutoff, options);
   restoredAside += sweep.restored;
   const blobsDeleted: string[] = [];
@@ -127,7 +130,7 @@ interface Revision {
 interface DroppedManifest {
   readonly repo: string;
   readonly digest: Digest;
-  readonly subject: Digest | undefined;
+  readonly references: ManifestReferences;
 }
 
 interface MarkResult {
@@ -150,7 +153,7 @@ async function markAll(driver: StorageDriver, repositories: readonly string[], d
     const keep = deleteUntagged ? await reachable(driver, repo, revisions, cutoff, result.linkedAt) : new Set(revisions.keys());
     for (const revision of revisions.values()) {
       if (!keep.has(revision.digest.value)) {
-        result.dropped.push({ repo, digest: revision.digest, subject: revision.references.subject });
+        result.dropped.push({ repo, digest: revision.digest, references: revision.references });
         continue;
       }
       manifestsMarked++;
@@ -217,9 +220,58 @@ async function reachable(driver: StorageDriver, repo: string, revisions: Readonl
   return keep;
 }
 
+/**
+ * deleteUntagged: drops the manifests the mark phase found unreachable, except any that a push
+ * used since the run started. The mark phase of a large registry takes minutes, and meanwhile an
+ * old untagged manifest can be tagged again (a PUT of the same manifest, as `crane tag` or a
+ * promotion does) or listed by a new index: either PUT rewrites or touches its revision link
+ * (storage/manifest-store.ts). So each revision link is looked at once more, just before the
+ * deletes; a manifest found in use is kept with what it needs (its blobs are marked, so the sweep
+ * keeps them; its children and its referrers among the dropped are kept too), as if a tag had
+ * reached it in the mark phase. Returns the manifests dropped (dry run: would be).
+ */
+async function dropUnlessPushedSince(driver: StorageDriver, mark: MarkResult, cutoff: number, options: GcOptions): Promise<DroppedManifest[]> {
+  const key = (repo: string, digest: Digest | string): string => `${repo}@${typeof digest === 'string' ? digest : digest.value}`;
+  const keep = new Set<string>();
+  await eachLimited(mark.dropped, async (m) => {
+    if (await touchedSince(driver, paths.revisionLink(m.repo, m.digest), cutoff)) keep.add(key(m.repo, m.digest));
+  });
+  // The same closure as the mark phase's (reachable): a kept index keeps its children, a kept manifest its referrers.
+  const dropped = new Map(mark.dropped.map((m) => [key(m.repo, m.digest), m]));
+  let grew = keep.size > 0;
+  while (grew) {
+    grew = false;
+    for (const m of dropped.values()) {
+      const own = key(m.repo, m.digest);
+      const kept = keep.has(own);
+      const needed = kept ? m.references.children.map((child) => key(m.repo, child)) : [];
+      const subject = m.references.subject;
+      if (!kept && subject !== undefined && keep.has(key(m.repo, subject))) needed.push(own);
+      for (const k of needed) {
+        if (dropped.has(k) && !keep.has(k)) {
+          keep.add(k);
+          grew = true;
+        }
+      }
+    }
+  }
+  const gone: DroppedManifest[] = [];
+  for (const m of mark.dropped) {
+    if (keep.has(key(m.repo, m.digest))) {
+      mark.marked.add(m.digest.value);
+      for (const blob of m.references.blobs) mark.marked.add(blob.value);
+      continue;
+    }
+    if (!options.dryRun) await dropManifest(driver, m);
+    gone.push(m);
+  }
+  return gone;
+}
+
 async function dropManifest(driver: StorageDriver, manifest: DroppedManifest): Promise<void> {
   await driver.delete(paths.revisionDir(manifest.repo, manifest.digest));
-  if (manifest.subject) await driver.delete(paths.referrerDir(manifest.repo, manifest.subject, manifest.digest));
+  const subject = manifest.references.subject;
+  if (subject) await driver.delete(paths.referrerDir(manifest.repo, subject, manifest.digest));
 }
 
 interface Candidate {

@@ -190,3 +190,52 @@ test('garbage-collect: deletes go in batches, each moved aside and re-checked by
   assert.deepEqual([...report.blobsDeleted].sort(), [...orphans].sort());
   for (const orphan of orphans) await eventually(`${orphan} is unknown`, async () => (await blobStatus(registry.url, 'gc/batches', orphan)) === 404);
 });
+
+test('garbage-collect --delete-untagged: an untagged manifest tagged again or listed by a new index after the mark phase is kept, with its blobs and its referrers', async (t) => {
+  const registry = await startRegistry(t);
+  const { url } = registry;
+  // Two old untagged images (pushed, then their tags deleted), a signature of the first, and a garbage one.
+  const retagged = await pushImage(url, 'gc/again', 'tmp-a', ['retagged layer']);
+  const indexed = await pushImage(url, 'gc/again', 'tmp-b', ['indexed layer']);
+  const garbage = await pushImage(url, 'gc/again', 'tmp-c', ['garbage layer']);
+  const configBytes = Buffer.from('{}');
+  const emptyConfig = await pushBlob(url, 'gc/again', configBytes);
+  const signature = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: 'application/vnd.example.signature',
+    config: { mediaType: OCI_CONFIG, digest: emptyConfig, size: configBytes.length },
+    layers: [],
+    subject: { mediaType: OCI_MANIFEST, digest: retagged.digest, size: retagged.bytes.length },
+  };
+  const signatureDigest = sha256(JSON.stringify(signature));
+  expectStatus(await pushManifest(url, 'gc/again', signatureDigest, signature, OCI_MANIFEST), 201);
+  for (const tag of ['tmp-a', 'tmp-b', 'tmp-c']) expectStatus(await send(url, `/v2/gc/again/manifests/${tag}`, { method: 'DELETE' }), 202);
+  await ageEverything(registry.root, 2 * 3_600_000);
+  const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: indexed.digest, size: indexed.bytes.length }] };
+
+  const report = await garbageCollect(driverOf(registry), {
+    dryRun: false,
+    deleteUntagged: true,
+    graceMs: 60_000,
+    settleMs: 0,
+    afterMark: async () => {
+      // The mark phase found all three unreachable; two pushes use them again before anything is deleted.
+      expectStatus(await pushManifest(url, 'gc/again', 'promoted', retagged.bytes.toString(), OCI_MANIFEST), 201);
+      expectStatus(await pushManifest(url, 'gc/again', 'multi', index, OCI_INDEX), 201);
+    },
+  });
+  assert.deepEqual(report.manifestsDeleted, [`gc/again@${garbage.digest}`]);
+  const layerOf = (image: { manifest: Record<string, unknown> }): string => (image.manifest['layers'] as { digest: string }[])[0]?.digest ?? '';
+  assert.ok(report.blobsDeleted.includes(layerOf(garbage)), 'the garbage image\'s layer goes');
+  for (const kept of [retagged.digest, indexed.digest, signatureDigest, layerOf(retagged), layerOf(indexed)]) assert.ok(!report.blobsDeleted.includes(kept), `${kept} kept`);
+  expectStatus(await send(url, '/v2/gc/again/manifests/promoted'), 200);
+  expectStatus(await send(url, '/v2/gc/again/manifests/multi'), 200);
+  expectStatus(await send(url, `/v2/gc/again/manifests/${indexed.digest}`), 200);
+  expectStatus(await send(url, `/v2/gc/again/manifests/${signatureDigest}`), 200);
+  assert.equal(await blobStatus(url, 'gc/again', layerOf(retagged)), 200);
+  assert.equal(await blobStatus(url, 'gc/again', layerOf(indexed)), 200);
+  const referrers = JSON.parse((await send(url, `/v2/gc/again/referrers/${retagged.digest}`)).body.toString()) as { manifests: { digest: string }[] };
+  assert.deepEqual(referrers.manifests.map((m) => m.digest), [signatureDigest]);
+  await eventually('the garbage manifest is unknown', async () => (await send(url, `/v2/gc/again/manifests/${garbage.digest}`)).status === 404);
+});
