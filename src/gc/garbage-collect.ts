@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tryParseDigest, type Digest } from '../digest/digest.ts';
 import { getContentIfExists, PathNotFoundError, type StorageDriver } from '../storage/driver.ts';
+import { DROP_BATCH, readDropFence, revisionKey, writeDropFence } from '../storage/drop-fence.ts';
 import { paths } from '../storage/paths.ts';
 import { listRepositories } from '../storage/repositories.ts';
 import { clearAsideJournal, recoverAsideBlobs, restoreAside, writeAsideJournal } from './aside.ts';
@@ -36,7 +37,9 @@ export { GcAbortedError, type UnreadableManifest } from './references.ts';
  *
  * deleteUntagged drops manifests only after the mark phase of every repository, and each one's
  * revision link is looked at again first: a manifest tagged again or listed by an index pushed
- * since the run began is kept, with its blobs and referrers (dropUnlessPushedSince).
+ * since the run began is kept, with its blobs and referrers (dropUnlessPushedSince). The deletes
+ * then take turns with manifest PUTs through the drop fence (storage/drop-fence.ts), so that a PUT
+ * between the last look and the delete cannot be acknowledged without its manifest.
  *
  * Cost is O(links + blobs): the mark phase lists and stats every link once (each repository's
  * `_layers` and revisions) and keeps their times; the sweep lists and stats every blob once; each
@@ -56,6 +59,11 @@ export interface GcOptions {
   readonly afterMark?: () => Promise<void>;
   /** Awaited once a batch is aside, before the wait and the second look (tests: a push there, a crash there). */
   readonly afterAside?: (digests: readonly string[]) => Promise<void>;
+  /**
+   * deleteUntagged: awaited with a batch of manifests about to be dropped, after their last look,
+   * under the drop fence (tests: a PUT there waits for the fence, then sees the outcome).
+   */
+  readonly afterDropLook?: (revisions: readonly string[]) => Promise<void>;
   /** Blobs moved aside per second look at the links (default 5000): fewer walks, longer invisibility. */
   readonly batchSize?: number;
   /** How long a batch stays aside before the second look: the registry's link cache TTL (default 1100 ms). */
@@ -255,15 +263,50 @@ async function dropUnlessPushedSince(driver: StorageDriver, mark: MarkResult, cu
       }
     }
   }
-  const gone: DroppedManifest[] = [];
+  const keepWithBlobs = (m: DroppedManifest): void => {
+    mark.marked.add(m.digest.value);
+    for (const blob of m.references.blobs) mark.marked.add(blob.value);
+  };
+  const candidates: DroppedManifest[] = [];
   for (const m of mark.dropped) {
-    if (keep.has(key(m.repo, m.digest))) {
-      mark.marked.add(m.digest.value);
-      for (const blob of m.references.blobs) mark.marked.add(blob.value);
-      continue;
+    if (keep.has(key(m.repo, m.digest))) keepWithBlobs(m);
+    else candidates.push(m);
+  }
+  if (options.dryRun) return candidates;
+  return dropFenced(driver, candidates, cutoff, keepWithBlobs, options);
+}
+
+/**
+ * The deletes, DROP_BATCH at a time under the drop fence (storage/drop-fence.ts): raised over the
+ * batch, one more look at each revision link, the unused deleted, lowered. A PUT that touched a
+ * link before this look is seen by it; one that comes after waits for the fence and then finds
+ * the link gone (an index is refused) or writes it again (a tag PUT of that manifest stands).
+ */
+async function dropFenced(driver: StorageDriver, candidates: readonly DroppedManifest[], cutoff: number, keepWithBlobs: (m: DroppedManifest) => void, options: GcOptions): Promise<DroppedManifest[]> {
+  const gone: DroppedManifest[] = [];
+  let epoch = (await readDropFence(driver)).epoch;
+  for (let i = 0; i < candidates.length; i += DROP_BATCH) {
+    const batch = candidates.slice(i, i + DROP_BATCH);
+    epoch += 1;
+    const revisions = batch.map((m) => revisionKey(m.repo, m.digest.value));
+    await writeDropFence(driver, { epoch, raised: true, revisions, at: Date.now() });
+    try {
+      const used = new Set<DroppedManifest>();
+      await eachLimited(batch, async (m) => {
+        if (await touchedSince(driver, paths.revisionLink(m.repo, m.digest), cutoff)) used.add(m);
+      });
+      await options.afterDropLook?.(revisions);
+      for (const m of batch) {
+        if (used.has(m)) {
+          keepWithBlobs(m);
+          continue;
+        }
+        await dropManifest(driver, m);
+        gone.push(m);
+      }
+    } finally {
+      await writeDropFence(driver, { epoch, raised: false, revisions: [], at: Date.now() });
     }
-    if (!options.dryRun) await dropManifest(driver, m);
-    gone.push(m);
   }
   return gone;
 }

@@ -6,6 +6,7 @@ import { MEDIA_TYPE } from '../manifests/media-types.ts';
 import { parseManifest, type Descriptor, type ManifestLimits, type ParsedManifest } from '../manifests/validate.ts';
 import type { BlobStore } from './blob-store.ts';
 import { getContentIfExists, type StorageDriver } from './driver.ts';
+import { revisionKey, underDropFence } from './drop-fence.ts';
 import { paths } from './paths.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import { CacheCounts, ENTRY_OVERHEAD_BYTES, LINK_TTL_MS, LinkCache, stringBytes } from './link-cache.ts';
@@ -162,15 +163,19 @@ export class ManifestStore {
     const digest = sha256Digest(createHash('sha256').update(bytes).digest('hex'));
     if (typeof reference !== 'string') this.checkDigestReference(reference, bytes, digest);
     const parsed = parseManifest(bytes, contentType, this.limits);
-    // checkReferences: false is the pull-through cache's (src/proxy/): it stores an upstream manifest before its blobs, which come on demand.
-    if (options.checkReferences !== false) await this.checkReferences(repo, parsed);
     const stored = typeof reference === 'string' || reference.algorithm === 'sha256' ? digest : reference;
-
-    await this.blobs.put(stored, bytes);
-    const revision = `${repo}@${stored.value}`;
-    await this.linkChanges.run(revision, async () => {
-      await this.driver.putContent(paths.revisionLink(repo, stored), stored.value);
-      this.revisions.set(revision, true);
+    // The revision links this PUT relies on: its own and its children's. A garbage collection
+    // dropping untagged manifests takes turns with it over them (storage/drop-fence.ts).
+    const needed = [stored, ...distinctDigests(parsed.children)].map((d) => revisionKey(repo, d.value));
+    await underDropFence(this.driver, needed, async () => {
+      // checkReferences: false is the pull-through cache's (src/proxy/): it stores an upstream manifest before its blobs, which come on demand.
+      if (options.checkReferences !== false) await this.checkReferences(repo, parsed);
+      await this.blobs.put(stored, bytes);
+      const revision = `${repo}@${stored.value}`;
+      await this.linkChanges.run(revision, async () => {
+        await this.driver.putContent(paths.revisionLink(repo, stored), stored.value);
+        this.revisions.set(revision, true);
+      });
     });
     if (parsed.subject) await this.driver.putContent(paths.referrerLink(repo, parsed.subject.digest, stored), stored.value);
     for (const tag of typeof reference === 'string' ? [reference, ...tags] : tags) await this.tag(repo, tag, stored);

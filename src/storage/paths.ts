@@ -7,6 +7,7 @@ import type { Digest } from '../digest/digest.ts';
  *
  *   <root>/docker/registry/v2/
  *   ├── gc-aside                                                Quayside: blobs a running gc moved aside
+ *   ├── gc-drop-fence                                           Quayside: gc's manifest drops and PUTs take turns
  *   ├── health-check                                            Quayside: health.storagedriver's probe object
  *   ├── blobs/<alg>/<hex[0:2]>/<hex>/data                       content-addressed bytes
  *   │                               /data~gc                    Quayside: a blob mid-delete (gc)
@@ -46,6 +47,8 @@ export const paths = {
    * only blobs/ and repositories/, so it never sees this file.
    */
   gcAsideJournal: `${ROOT}/gc-aside`,
+  /** Garbage collection's untagged-manifest drops and manifest PUTs take turns here (storage/drop-fence.ts). */
+  gcDropFence: `${ROOT}/gc-drop-fence`,
   /** Written and read back by the storage health check (metrics/health.ts); distribution never walks it. */
   healthCheck: `${ROOT}/health-check`,
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { garbageCollect, type GcOptions } from '../../src/gc/garbage-collect.ts';
 import { createDriver } from '../../src/storage/factory.ts';
-import { expectError, expectStatus } from '../helpers/assertions.ts';
+import { expectError, expectStatus, type Reply } from '../helpers/assertions.ts';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, pushImage, pushManifest, send, sha256 } from '../helpers/oci-client.ts';
 import { startRegistry, type TestRegistry } from '../helpers/registry.ts';
 
@@ -238,4 +238,53 @@ test('garbage-collect --delete-untagged: an untagged manifest tagged again or li
   const referrers = JSON.parse((await send(url, `/v2/gc/again/referrers/${retagged.digest}`)).body.toString()) as { manifests: { digest: string }[] };
   assert.deepEqual(referrers.manifests.map((m) => m.digest), [signatureDigest]);
   await eventually('the garbage manifest is unknown', async () => (await send(url, `/v2/gc/again/manifests/${garbage.digest}`)).status === 404);
+});
+
+test('garbage-collect --delete-untagged: a PUT between the last look and the delete waits for the drop fence; a tag PUT then stands with its manifest, an index of a dropped child is refused', async (t) => {
+  const registry = await startRegistry(t);
+  const { url } = registry;
+  const retagged = await pushImage(url, 'gc/fence', 'tmp-a', ['fence retagged layer']);
+  const indexed = await pushImage(url, 'gc/fence', 'tmp-b', ['fence indexed layer']);
+  for (const tag of ['tmp-a', 'tmp-b']) expectStatus(await send(url, `/v2/gc/fence/manifests/${tag}`, { method: 'DELETE' }), 202);
+  await ageEverything(registry.root, 2 * 3_600_000);
+  const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: indexed.digest, size: indexed.bytes.length }] };
+
+  let retag: Promise<Reply> | undefined;
+  let indexPut: Promise<Reply> | undefined;
+  let settledEarly = false;
+  const report = await garbageCollect(driverOf(registry), {
+    dryRun: false,
+    deleteUntagged: true,
+    graceMs: 60_000,
+    settleMs: 0,
+    afterDropLook: async (revisions) => {
+      assert.deepEqual([...revisions].sort(), [`gc/fence@${retagged.digest}`, `gc/fence@${indexed.digest}`].sort());
+      // Both links were just looked at and found unused: without the fence, these PUTs would be
+      // acknowledged and their manifests deleted right after.
+      retag = pushManifest(url, 'gc/fence', 'late', retagged.bytes.toString(), OCI_MANIFEST);
+      indexPut = pushManifest(url, 'gc/fence', 'multi', index, OCI_INDEX);
+      const early = Symbol('pending');
+      const first = await Promise.race([retag, indexPut, new Promise((resolve) => setTimeout(() => resolve(early), 300))]);
+      settledEarly = first !== early;
+    },
+  });
+  assert.equal(settledEarly, false, 'a PUT finished while the fence was raised over its manifest');
+  assert.deepEqual([...report.manifestsDeleted].sort(), [`gc/fence@${retagged.digest}`, `gc/fence@${indexed.digest}`].sort());
+  // The index waited, then found its child dropped: refused, as without any collection.
+  expectError(await (indexPut as Promise<Reply>), 400, 'MANIFEST_BLOB_UNKNOWN');
+  // The tag PUT waited, then wrote the manifest's link again. It may instead be refused when the
+  // sweep had its blobs aside at that moment (the client uploads them again); never acknowledged
+  // with anything missing.
+  const retagReply = await (retag as Promise<Reply>);
+  if (retagReply.status === 201) {
+    expectStatus(await send(url, '/v2/gc/fence/manifests/late'), 200);
+    expectStatus(await send(url, `/v2/gc/fence/manifests/${retagged.digest}`), 200);
+    const layer = (retagged.manifest['layers'] as { digest: string }[])[0]?.digest ?? '';
+    assert.equal(await blobStatus(url, 'gc/fence', layer), 200);
+    assert.ok(!report.blobsDeleted.includes(retagged.digest) && !report.blobsDeleted.includes(layer), `deleted ${report.blobsDeleted.join(', ')}`);
+  } else {
+    expectError(retagReply, 400, 'MANIFEST_BLOB_UNKNOWN');
+  }
+  // No fence left raised: the next PUT does not wait.
+  expectStatus(await pushManifest(url, 'gc/fence', 'after', (await pushImage(url, 'gc/fence', 'fresh', ['fresh layer'])).bytes.toString(), OCI_MANIFEST), 201);
 });
