@@ -296,14 +296,10 @@ async function dropFenced(driver: StorageDriver, candidates: readonly DroppedMan
         if (await touchedSince(driver, paths.revisionLink(m.repo, m.digest), cutoff)) used.add(m);
       });
       await options.afterDropLook?.(revisions);
-      for (const m of batch) {
-        if (used.has(m)) {
-          keepWithBlobs(m);
-          continue;
-        }
-        await dropManifest(driver, m);
-        gone.push(m);
-      }
+      for (const m of batch) if (used.has(m)) keepWithBlobs(m);
+      const unused = batch.filter((m) => !used.has(m));
+      await eachLimited(unused, (m) => dropManifest(driver, m));
+      gone.push(...unused);
     } finally {
       await writeDropFence(driver, { epoch, raised: false, revisions: [], at: Date.now() });
     }
