@@ -15,11 +15,12 @@ import { paths } from './paths.ts';
  *
  * - the collection, per batch: writes epoch n+1 raised with the batch's revisions, looks at their
  *   links, deletes the unused, writes epoch n+1 lowered. The epoch only grows; the object stays.
- * - a PUT reads the fence (waiting while it is raised over a revision the PUT needs), touches or
- *   writes the links, and reads the fence again. The same epoch both times: no batch began in
- *   between, so any later batch looks at the links after the PUT touched them and keeps them.
- *   Another epoch: a batch may have looked before the touch, so the PUT waits for it and does
- *   its links again (a link deleted by then makes the PUT fail as it would have without gc).
+ * - a PUT touches or writes the links, then reads the fence, and compares it with a read made
+ *   before the links began (the previous PUT's, DropFenceReader). The same epoch both times: no
+ *   batch began in between, so any later batch looks at the links after the PUT touched them and
+ *   keeps them. Another epoch, or a batch raised over a revision it needs: a batch may have looked
+ *   before the touch, so the PUT waits for that batch and does its links again (a link deleted by
+ *   then makes the PUT fail as it would have without gc).
  *
  * A fence raised longer than STALE_MS ago is a collection that died mid-batch: PUTs stop waiting
  * for it. A batch is one look and one delete per manifest (DROP_BATCH), far below that on any store.
@@ -65,32 +66,58 @@ export async function writeDropFence(driver: ObjectStore, fence: DropFence): Pro
   await driver.putContent(paths.gcDropFence, JSON.stringify(fence));
 }
 
-/** Whether `fence` holds back a PUT that needs any of `revisions` now. */
-function holds(fence: DropFence, revisions: readonly string[]): boolean {
-  if (!fence.raised || Date.now() - fence.at > STALE_MS) return false;
+/** Whether `fence` lists any of `revisions` in a raised batch (staleness aside). */
+function lists(fence: DropFence, revisions: readonly string[]): boolean {
+  if (!fence.raised) return false;
   const batch = new Set(fence.revisions);
   return revisions.some((r) => batch.has(r));
 }
 
-/** Reads the fence until it does not hold `revisions` back; returns it. */
-export async function awaitDropFence(driver: ObjectStore, revisions: readonly string[]): Promise<DropFence> {
-  for (;;) {
-    const fence = await readDropFence(driver);
-    if (!holds(fence, revisions)) return fence;
-    await sleep(POLL_MS);
-  }
+/** Whether `fence` holds back a PUT that needs any of `revisions` now. */
+function holds(fence: DropFence, revisions: readonly string[]): boolean {
+  return lists(fence, revisions) && Date.now() - fence.at <= STALE_MS;
 }
 
 /**
- * Runs `links` (a PUT's touches and writes of the revision links `revisions`) so that no drop
- * batch can have looked at them before and deleted them after: again, after the batch, when one
- * began while it ran.
+ * The PUT side, for one ObjectStore. The read before the links may be any read that completed
+ * before they began, so each PUT reuses the last one this process made (after the previous PUT's
+ * links): one read per PUT, not two, while no collection runs.
  */
-export async function underDropFence(driver: ObjectStore, revisions: readonly string[], links: () => Promise<void>): Promise<void> {
-  for (;;) {
-    const before = await awaitDropFence(driver, revisions);
-    await links();
-    const after = await readDropFence(driver);
-    if (after.epoch === before.epoch) return;
+export class DropFenceReader {
+  private last: DropFence = NONE;
+
+  constructor(private readonly driver: ObjectStore) {}
+
+  /**
+   * Runs `links` (a PUT's touches and writes of the revision links `revisions`) so that no drop
+   * batch can have looked at them before and deleted them after: again, once that batch is done,
+   * when one began while it ran.
+   */
+  async underFence(revisions: readonly string[], links: () => Promise<void>): Promise<void> {
+    let before = this.last;
+    for (;;) {
+      if (holds(before, revisions)) before = await this.awaitClear(revisions);
+      await links();
+      const after = await this.read();
+      // Same epoch: no batch began between the two reads, so none looked at these links before
+      // they were touched, and neither read had a batch over them.
+      if (after.epoch === before.epoch && !holds(before, revisions) && !holds(after, revisions)) return;
+      before = after;
+    }
+  }
+
+  /** Reads until the fence does not hold `revisions` back (one raised too long ago does not). */
+  private async awaitClear(revisions: readonly string[]): Promise<DropFence> {
+    for (;;) {
+      const fence = await this.read();
+      if (!holds(fence, revisions)) return fence;
+      await sleep(POLL_MS);
+    }
+  }
+
+  private async read(): Promise<DropFence> {
+    const fence = await readDropFence(this.driver);
+    this.last = fence;
+    return fence;
   }
 }

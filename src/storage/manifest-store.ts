@@ -6,7 +6,7 @@ import { MEDIA_TYPE } from '../manifests/media-types.ts';
 import { parseManifest, type Descriptor, type ManifestLimits, type ParsedManifest } from '../manifests/validate.ts';
 import type { BlobStore } from './blob-store.ts';
 import { getContentIfExists, type StorageDriver } from './driver.ts';
-import { revisionKey, underDropFence } from './drop-fence.ts';
+import { DropFenceReader, revisionKey } from './drop-fence.ts';
 import { paths } from './paths.ts';
 import { KeyedQueue } from './keyed-queue.ts';
 import { CacheCounts, ENTRY_OVERHEAD_BYTES, LINK_TTL_MS, LinkCache, stringBytes } from './link-cache.ts';
@@ -80,6 +80,8 @@ export class ManifestStore {
   private readonly linkChanges = new KeyedQueue();
 
   private readonly limits: ManifestLimits;
+  /** Garbage collection's untagged-manifest drops and this store's PUTs take turns (storage/drop-fence.ts). */
+  private readonly dropFence: DropFenceReader;
 
   constructor(
     private readonly driver: StorageDriver,
@@ -87,6 +89,7 @@ export class ManifestStore {
     options: ManifestStoreOptions = {},
   ) {
     this.limits = { maxReferences: options.maxReferences ?? DEFAULT_MAX_REFERENCES };
+    this.dropFence = new DropFenceReader(driver);
   }
 
   /** Lookups of each cache, by the name registry_storage_cache_*{cache} shows. */
@@ -167,7 +170,7 @@ export class ManifestStore {
     // The revision links this PUT relies on: its own and its children's. A garbage collection
     // dropping untagged manifests takes turns with it over them (storage/drop-fence.ts).
     const needed = [stored, ...distinctDigests(parsed.children)].map((d) => revisionKey(repo, d.value));
-    await underDropFence(this.driver, needed, async () => {
+    await this.dropFence.underFence(needed, async () => {
       // checkReferences: false is the pull-through cache's (src/proxy/): it stores an upstream manifest before its blobs, which come on demand.
       if (options.checkReferences !== false) await this.checkReferences(repo, parsed);
       await this.blobs.put(stored, bytes);

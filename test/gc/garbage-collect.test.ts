@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, utimes } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { garbageCollect, type GcOptions } from '../../src/gc/garbage-collect.ts';
+import { DropFenceReader, readDropFence, revisionKey, writeDropFence } from '../../src/storage/drop-fence.ts';
 import { createDriver } from '../../src/storage/factory.ts';
 import { expectError, expectStatus, type Reply } from '../helpers/assertions.ts';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, pushImage, pushManifest, send, sha256 } from '../helpers/oci-client.ts';
@@ -256,7 +258,8 @@ test('garbage-collect --delete-untagged: a PUT between the last look and the del
     dryRun: false,
     deleteUntagged: true,
     graceMs: 60_000,
-    settleMs: 0,
+    // The sweep waits out the registry's link cache (settleMs left at its default): a PUT's cached
+    // view of a blob must have expired before the sweep's last look, as in a real run.
     afterDropLook: async (revisions) => {
       assert.deepEqual([...revisions].sort(), [`gc/fence@${retagged.digest}`, `gc/fence@${indexed.digest}`].sort());
       // Both links were just looked at and found unused: without the fence, these PUTs would be
@@ -287,4 +290,57 @@ test('garbage-collect --delete-untagged: a PUT between the last look and the del
   }
   // No fence left raised: the next PUT does not wait.
   expectStatus(await pushManifest(url, 'gc/fence', 'after', (await pushImage(url, 'gc/fence', 'fresh', ['fresh layer'])).bytes.toString(), OCI_MANIFEST), 201);
+});
+
+test('drop fence: a PUT\'s links are done again when a drop batch began while they ran, and waited for while a batch is raised over them', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'quayside-fence-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const driver = createDriver({ filesystem: { rootdirectory: root } });
+  const reader = new DropFenceReader(driver);
+  const mine = revisionKey('fence/app', sha256('mine'));
+
+  // No collection ever ran: one pass.
+  let passes = 0;
+  await reader.underFence([mine], async () => void passes++);
+  assert.equal(passes, 1);
+
+  // A whole batch over our revision begins and ends while the links run (its look may have
+  // come before them): they run again.
+  passes = 0;
+  await reader.underFence([mine], async () => {
+    passes++;
+    if (passes === 1) {
+      await writeDropFence(driver, { epoch: 1, raised: true, revisions: [mine], at: Date.now() });
+      await writeDropFence(driver, { epoch: 1, raised: false, revisions: [], at: Date.now() });
+    }
+  });
+  assert.equal(passes, 2);
+
+  // A batch of other revisions, raised throughout: no wait and, once seen, no second pass.
+  await writeDropFence(driver, { epoch: 2, raised: true, revisions: [revisionKey('fence/app', sha256('other'))], at: Date.now() });
+  passes = 0;
+  await reader.underFence([mine], async () => void passes++);
+  await reader.underFence([mine], async () => void passes++);
+  assert.equal(passes, 3, 'the first PUT after the batch began does its links twice, the next once');
+
+  // Raised over ours: the links wait for it to come down, then run on what it left.
+  await writeDropFence(driver, { epoch: 3, raised: true, revisions: [mine], at: Date.now() });
+  await reader.underFence([], async () => undefined); // the reader has now seen epoch 3 raised
+  let ranAt = 0;
+  const lowered = new Promise<number>((resolve) => setTimeout(async () => {
+    await writeDropFence(driver, { epoch: 3, raised: false, revisions: [], at: Date.now() });
+    resolve(Date.now());
+  }, 300));
+  await reader.underFence([mine], async () => void (ranAt = Date.now()));
+  assert.ok(ranAt >= (await lowered), 'the links ran only once the batch was lowered');
+
+  // A fence raised long ago (a collection that died mid-batch) holds nothing back.
+  await writeDropFence(driver, { epoch: 4, raised: true, revisions: [mine], at: Date.now() - 120_000 });
+  passes = 0;
+  await reader.underFence([mine], async () => void passes++);
+  await reader.underFence([mine], async () => void passes++);
+  assert.equal(passes, 3);
+  // Readers never write it: only a collection does.
+  const left = await readDropFence(driver);
+  assert.deepEqual([left.epoch, left.raised, left.revisions], [4, true, [mine]]);
 });
