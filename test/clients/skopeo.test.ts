@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import { expectHeader, expectStatus } from '../helpers/assertions.ts';
 import { OCI_INDEX, OCI_MANIFEST, send } from '../helpers/oci-client.ts';
 import { buildImage, buildIndex, layoutRoot, randomLayer, readLayoutBlob, writeLayout, type Blob, type Descriptor } from '../helpers/oci-image.ts';
-import { peersSkipReason, skopeo } from '../helpers/peers.ts';
+import { peersSkipReason, skopeo, startDockerRegistry } from '../helpers/peers.ts';
 import { startRegistry } from '../helpers/registry.ts';
 
 /*
@@ -121,4 +121,33 @@ test('skopeo copy --all: a two-platform OCI index round-trips through Quayside w
   await pull(`${hostOf(url)}/${repo}`, 'multi', dst, true);
   assert.equal((await layoutRoot(dst, 'multi')).digest, built.index.digest);
   await expectLayoutHolds(dst, built.blobs);
+});
+
+test('skopeo copy --all through the pull-through cache: a two-platform index pushed to docker-registry is pulled through Quayside (cold), then again with the upstream gone (warm), every digest kept', { skip, timeout: 90_000 }, async (t) => {
+  const upstream = await startDockerRegistry(t, { root: await tempDir(t, 'quayside-skopeo-upstream-') });
+  const { url } = await startRegistry(t, { config: { proxy: { remoteurl: upstream.url } } });
+  const repo = 'clients/skopeo/proxied';
+  const amd64 = { architecture: 'amd64', os: 'linux' };
+  const arm64 = { architecture: 'arm64', os: 'linux' };
+  const built = buildIndex([
+    { image: buildImage([randomLayer(5 * 1024 * 1024 + 321), randomLayer(1000)], amd64), platform: amd64 },
+    { image: buildImage([randomLayer(200 * 1024)], arm64), platform: arm64 },
+  ]);
+  const src = await tempDir(t, 'quayside-skopeo-src-');
+  await writeLayout(src, built.blobs, { mediaType: OCI_INDEX, digest: built.index.digest, size: built.index.bytes.length }, 'multi');
+  await push(src, 'multi', `${hostOf(upstream.url)}/${repo}`, true);
+
+  // Cold: every manifest and blob comes from docker-registry through Quayside as skopeo asks for it.
+  const cold = await tempDir(t, 'quayside-skopeo-cold-');
+  await pull(`${hostOf(url)}/${repo}`, 'multi', cold, true);
+  assert.equal((await layoutRoot(cold, 'multi')).digest, built.index.digest);
+  await expectLayoutHolds(cold, built.blobs);
+
+  // Warm, upstream gone: what the cold pull stored is served on its own.
+  await upstream.stop();
+  const warm = await tempDir(t, 'quayside-skopeo-warm-');
+  await pull(`${hostOf(url)}/${repo}`, 'multi', warm, true);
+  assert.equal((await layoutRoot(warm, 'multi')).digest, built.index.digest);
+  await expectLayoutHolds(warm, built.blobs);
+  for (const image of built.images) await expectBlobsServed(url, repo, [image.config, ...image.layers]);
 });

@@ -47,6 +47,8 @@ export interface DockerRegistry {
   readonly secret: string;
   /** stdout + stderr so far (log level error: normally empty). */
   output(): string;
+  /** Stops it before the test ends (an upstream going down); the test's own clean-up does it otherwise. */
+  stop(): Promise<void>;
 }
 
 export interface DockerRegistryOptions {
@@ -65,7 +67,7 @@ export async function startDockerRegistry(t: Hooks, options: DockerRegistryOptio
   const secret = options.secret ?? DEFAULT_SECRET;
   const registry = await spawnDockerRegistry({ storage: { filesystem: { rootdirectory: options.root } }, secret });
   t.after(() => registry.stop());
-  return { url: registry.url, port: registry.port, root: options.root, secret, output: () => registry.output() };
+  return { url: registry.url, port: registry.port, root: options.root, secret, output: () => registry.output(), stop: () => registry.stop() };
 }
 
 export interface ExecResult {
