@@ -60,6 +60,14 @@ export interface StorageDriver extends ObjectStore {
    * or undefined when this driver cannot give one (the filesystem) or not for that method.
    */
   redirectUrl?(path: string, method: string): string | undefined;
+  /**
+   * Writes under `path` begun before `startedBefore` (ms) and never finished, which a store keeps
+   * invisibly and bills (S3's incomplete multipart uploads: a process that died while the
+   * pull-through cache or a commit wrote a blob). Aborts them unless `dryRun`; returns how many.
+   * Writes under any of the folders `keep` are left alone. Absent: the driver leaves nothing of
+   * the kind (a filesystem's temp files are its own to clean).
+   */
+  purgeIncompleteWrites?(path: string, startedBefore: number, dryRun: boolean, keep: readonly string[]): Promise<number>;
 }
 
 /**

@@ -13,22 +13,37 @@ import type { UploadRef } from './session.ts';
 export interface PurgeResult {
   readonly examined: number;
   readonly purged: readonly string[];
+  /**
+   * Writes begun longer ago than the age and never finished (S3: the multipart upload of a
+   * process that died while the pull-through cache or a commit wrote a blob, or before an
+   * upload's state named it), aborted.
+   */
+  readonly incompleteWrites: number;
 }
 
 /** `discard` removes one upload as its storage must (uploads/backend.ts: S3 aborts its multipart upload). */
 export async function purgeStaleUploads(driver: StorageDriver, discard: (ref: UploadRef) => Promise<void>, maxAgeMs: number, dryRun: boolean, now = Date.now()): Promise<PurgeResult> {
   const purged: string[] = [];
+  /** Uploads left in place: their writes are theirs, whatever their age. */
+  const kept: string[] = [];
   let examined = 0;
   for (const repo of await listRepositories(driver)) {
     for (const id of await driver.list(paths.uploadsDir(repo))) {
       examined++;
       const started = await startedAt(driver, repo, id);
-      if (started === undefined || now - started < maxAgeMs) continue;
+      if (started === undefined || now - started < maxAgeMs) {
+        kept.push(paths.uploadDir(repo, id));
+        continue;
+      }
       purged.push(`${repo}/${id}`);
       if (!dryRun) await discard({ repo, id });
     }
   }
-  return { examined, purged };
+  // A write begun before the purge age is a dead process's: one into blobs/ (the pull-through
+  // cache, a commit) or an upload's that died before its state named it, so no folder lists it.
+  // An upload kept above (young, or of unknown age) keeps its writes, whatever their age.
+  const incompleteWrites = (await driver.purgeIncompleteWrites?.(paths.root, now - maxAgeMs, dryRun, kept)) ?? 0;
+  return { examined, purged, incompleteWrites };
 }
 
 async function startedAt(driver: StorageDriver, repo: string, id: string): Promise<number | undefined> {
@@ -46,7 +61,7 @@ export function schedulePurging(driver: StorageDriver, discard: (ref: UploadRef)
     purgeStaleUploads(driver, discard, options.age, options.dryrun).then(
       (result) => {
         runs.purgeEnded(result.purged.length, options.dryrun);
-        if (result.purged.length > 0 || options.dryrun) log.info({ examined: result.examined, purged: result.purged.length, dryRun: options.dryrun }, 'stale uploads purged');
+        if (result.purged.length > 0 || result.incompleteWrites > 0 || options.dryrun) log.info({ examined: result.examined, purged: result.purged.length, incompleteWrites: result.incompleteWrites, dryRun: options.dryrun }, 'stale uploads purged');
       },
       (err: unknown) => {
         runs.purgeEnded(undefined, options.dryrun);

@@ -8,6 +8,8 @@ import { s3DriverOf, startS3Registry } from '../helpers/s3-registry.ts';
 import { s3Unavailable } from '../helpers/s3.ts';
 import { openUploadWriter } from '../../src/storage/s3/upload-writer.ts';
 import { purgeStaleUploads } from '../../src/uploads/purge.ts';
+import { parseDigest } from '../../src/digest/digest.ts';
+import { paths } from '../../src/storage/paths.ts';
 
 /*
  * The registry's API on S3 storage (a real Ceph RGW, scripts/s3-ceph.sh): every upload form real
@@ -173,4 +175,32 @@ test('s3: the purge of stale uploads dates them by startedat, removes old ones w
   expectError(await send(reg.url, old), 404, 'BLOB_UPLOAD_UNKNOWN');
   expectError(await send(reg.url, fresh), 404, 'BLOB_UPLOAD_UNKNOWN');
   assert.deepEqual(await driver.client.listMultipartUploads(driver.layout.key('/docker/registry/v2/repositories/s3/purge/')), []);
+});
+
+test('s3: the purge aborts multipart uploads no upload names that were begun longer ago than the age (a blob the pull-through cache or a commit was writing, an upload that died before its state), and keeps younger ones and those of uploads it keeps', { skip }, async (t) => {
+  const reg = await startS3Registry(t, { s3: { chunksize: PART } });
+  const driver = s3DriverOf(t, reg);
+  const blobKey = driver.layout.key(paths.blobData(parseDigest(sha256('a blob being written when its process died'))));
+  const uploadKey = driver.layout.key('/docker/registry/v2/repositories/s3/orphan/_uploads/3f2c9a1e-0000-4000-8000-000000000000/data');
+  // An upload folder of unknown age (no startedat): the purge keeps it, and so its writes too.
+  const unknownAge = '/docker/registry/v2/repositories/s3/unknown/_uploads/9a8b7c6d-0000-4000-8000-000000000000';
+  await driver.putContent(`${unknownAge}/note`, 'no startedat');
+  const unknownKey = driver.layout.key(`${unknownAge}/data`);
+  for (const key of [blobKey, uploadKey, unknownKey]) {
+    const uploadId = await driver.client.createMultipartUpload(key);
+    await driver.client.uploadPart(key, uploadId, 1, randomBytes(1024));
+  }
+  const open = async (): Promise<string[]> => (await driver.client.listMultipartUploads(driver.layout.folder('/'))).map((u) => u.key).sort();
+  const discard = async (ref: { repo: string; id: string }): Promise<void> => (await openUploadWriter(driver, ref.repo, ref.id)).cancel();
+
+  const young = await purgeStaleUploads(driver, discard, 3_600_000, false);
+  assert.equal(young.incompleteWrites, 0, 'begun just now: kept');
+  const dayLater = Date.now() + 24 * 3_600_000;
+  const dry = await purgeStaleUploads(driver, discard, 3_600_000, true, dayLater);
+  assert.equal(dry.incompleteWrites, 2);
+  assert.deepEqual(await open(), [blobKey, uploadKey, unknownKey].sort(), 'a dry run aborts nothing');
+  const done = await purgeStaleUploads(driver, discard, 3_600_000, false, dayLater);
+  assert.equal(done.incompleteWrites, 2);
+  assert.deepEqual(await open(), [unknownKey], 'the kept upload keeps its multipart upload');
+  for (const u of await driver.client.listMultipartUploads(driver.layout.folder('/'))) await driver.client.abortMultipartUpload(u.key, u.uploadId);
 });

@@ -515,8 +515,8 @@ export class S3Client {
    * died between CreateMultipartUpload and recording it leaves one no state names: cancel finds
    * it here.
    */
-  async listMultipartUploads(prefix: string): Promise<Array<{ key: string; uploadId: string }>> {
-    const all: Array<{ key: string; uploadId: string }> = [];
+  async listMultipartUploads(prefix: string): Promise<Array<{ key: string; uploadId: string; initiated?: Date }>> {
+    const all: Array<{ key: string; uploadId: string; initiated?: Date }> = [];
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
@@ -524,7 +524,10 @@ export class S3Client {
       if (keyMarker !== undefined) query['key-marker'] = keyMarker;
       if (uploadIdMarker !== undefined) query['upload-id-marker'] = uploadIdMarker;
       const result = child(await this.xmlCall('ListMultipartUploads', { method: 'GET', query }), 'ListMultipartUploadsResult');
-      for (const upload of children(result, 'Upload')) all.push({ key: text(child(upload, 'Key')), uploadId: text(child(upload, 'UploadId')) });
+      for (const upload of children(result, 'Upload')) {
+        const initiated = new Date(text(child(upload, 'Initiated')));
+        all.push({ key: text(child(upload, 'Key')), uploadId: text(child(upload, 'UploadId')), ...(Number.isNaN(initiated.getTime()) ? {} : { initiated }) });
+      }
       if (text(child(result, 'IsTruncated')) !== 'true') return all;
       keyMarker = text(child(result, 'NextKeyMarker'));
       uploadIdMarker = text(child(result, 'NextUploadIdMarker'));

@@ -136,6 +136,21 @@ export class S3Driver implements StorageDriver {
     return this.client.presign(method, this.layout.key(path), REDIRECT_EXPIRY_SECONDS);
   }
 
+  /**
+   * Incomplete multipart uploads under `path` initiated before `startedBefore` (by the store's
+   * clock, widened by its slack): the upload purge's (uploads/purge.ts). An upload without an
+   * Initiated time is kept: its age is unknown.
+   */
+  async purgeIncompleteWrites(path: string, startedBefore: number, dryRun: boolean, keep: readonly string[]): Promise<number> {
+    const cutoff = startedBefore - TIMESTAMP_SLACK_MS;
+    const kept = keep.map((folder) => this.layout.folder(folder));
+    const stale = (await this.client.listMultipartUploads(this.layout.folder(path))).filter(
+      (u) => u.initiated !== undefined && u.initiated.getTime() < cutoff && !kept.some((folder) => u.key.startsWith(folder)),
+    );
+    if (!dryRun) for (const upload of stale) await this.client.abortMultipartUpload(upload.key, upload.uploadId);
+    return stale.length;
+  }
+
   async stat(path: string): Promise<FileInfo | undefined> {
     const key = this.layout.key(path);
     if (key !== '' && !key.endsWith('/')) {
