@@ -239,7 +239,7 @@ async function reachable(driver: StorageDriver, repo: string, revisions: Readonl
  * reached it in the mark phase. Returns the manifests dropped (dry run: would be).
  */
 async function dropUnlessPushedSince(driver: StorageDriver, mark: MarkResult, cutoff: number, options: GcOptions): Promise<DroppedManifest[]> {
-  const key = (repo: string, digest: Digest | string): string => `${repo}@${typeof digest === 'string' ? digest : digest.value}`;
+  const key = (repo: string, digest: Digest): string => revisionKey(repo, digest.value);
   const keep = new Set<string>();
   await eachLimited(mark.dropped, async (m) => {
     if (await touchedSince(driver, paths.revisionLink(m.repo, m.digest), cutoff)) keep.add(key(m.repo, m.digest));
