@@ -543,3 +543,35 @@ test('same upload, 8 writers PATCH the same offset at once, 3 rounds → exactly
   expectError(await call(url, location), 404, 'BLOB_UPLOAD_UNKNOWN');
   assert.deepEqual(await listDir(join(repoDir(root, repo), '_uploads')), [], 'upload directory left behind');
 });
+
+test('an upload cancelled (DELETE) while its PUT commits, 40 rounds → the PUT is 201 with the blob stored or 404 BLOB_UPLOAD_UNKNOWN, never a 5xx; no upload folder is left (found by the fuzz suite under load)', { timeout: TEST_MS }, async (t) => {
+  const { url, root } = await startRegistry(t);
+  const repo = 'race/cancel';
+  const uploads: string[] = [];
+  const outcomes: Record<string, number> = {};
+  for (let round = 0; round < 40; round++) {
+    const location = uploadLocation(await startUploadAt(url, repo, uploads));
+    const body = randomBytes(64 + round);
+    const digest = sha256(body);
+    // The last bytes ride on the PUT (as the fuzz's counterexample did); the DELETE follows after
+    // 0-9 ms, so that rounds land in different steps of the PUT (its append, hash, move) or after it.
+    const [put, del] = await Promise.all([
+      call(url, withDigest(location, digest), { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': body.length }, body }),
+      new Promise((resolve) => setTimeout(resolve, round % 10)).then(() => call(url, location, { method: 'DELETE' })),
+    ]);
+    const key = `PUT ${put.status} DELETE ${del.status}`;
+    outcomes[key] = (outcomes[key] ?? 0) + 1;
+    if (put.status === 201) {
+      const blob = await call(url, `/v2/${repo}/blobs/${digest}`);
+      expectStatus(blob, 200);
+      assert.ok(blob.body.equals(body), `round ${round}: the blob acknowledged is not the bytes sent`);
+    } else {
+      expectError(put, 404, 'BLOB_UPLOAD_UNKNOWN');
+    }
+    // DELETE found it (204) or the commit had already finished it (404).
+    if (del.status !== 204) expectError(del, 404, 'BLOB_UPLOAD_UNKNOWN');
+    expectError(await call(url, location), 404, 'BLOB_UPLOAD_UNKNOWN');
+  }
+  t.diagnostic(`outcomes ${JSON.stringify(outcomes)}`);
+  assert.deepEqual(await listDir(join(repoDir(root, repo), '_uploads')), [], `upload folder left behind (outcomes ${JSON.stringify(outcomes)})`);
+});
