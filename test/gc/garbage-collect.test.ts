@@ -42,6 +42,22 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
   assert.fail(`still not so after 10 s: ${what}`);
 }
 
+/** An OCI 1.1 referrer (a signature artifact) of `subject`, pushed by digest: 201. Returns it. */
+async function pushSignature(url: string, repo: string, subject: { mediaType: string; digest: string; size: number }): Promise<Record<string, unknown>> {
+  const configBytes = Buffer.from('{}');
+  const emptyConfig = await pushBlob(url, repo, configBytes);
+  const signature = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: 'application/vnd.example.signature',
+    config: { mediaType: OCI_CONFIG, digest: emptyConfig, size: configBytes.length },
+    layers: [],
+    subject,
+  };
+  expectStatus(await pushManifest(url, repo, sha256(JSON.stringify(signature)), signature, OCI_MANIFEST), 201);
+  return signature;
+}
+
 test('garbage-collect: unreferenced blobs go, everything a manifest references stays; dry run changes nothing', async (t) => {
   const registry = await startRegistry(t);
   const { url } = registry;
@@ -81,18 +97,7 @@ test('garbage-collect --delete-untagged: untagged manifests and their blobs go; 
   expectStatus(await send(url, '/v2/gc/multi/manifests/child-tmp', { method: 'DELETE' }), 202); // the child is now untagged, but indexed
   const untagged = await pushImage(url, 'gc/multi', 'gone', ['lonely layer']);
   expectStatus(await send(url, '/v2/gc/multi/manifests/gone', { method: 'DELETE' }), 202);
-  const configBytes = Buffer.from('{}');
-  const emptyConfig = await pushBlob(url, 'gc/multi', configBytes);
-  const signature = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    artifactType: 'application/vnd.example.signature',
-    config: { mediaType: OCI_CONFIG, digest: emptyConfig, size: configBytes.length },
-    layers: [],
-    subject: { mediaType: OCI_INDEX, digest: sha256(JSON.stringify(index)), size: JSON.stringify(index).length },
-  };
-  const signed = await pushManifest(url, 'gc/multi', sha256(JSON.stringify(signature)), signature, OCI_MANIFEST);
-  expectStatus(signed, 201);
+  const signature = await pushSignature(url, 'gc/multi', { mediaType: OCI_INDEX, digest: sha256(JSON.stringify(index)), size: JSON.stringify(index).length });
 
   const report = await garbageCollect(driverOf(registry), options({ deleteUntagged: true }));
   assert.deepEqual(report.manifestsDeleted, [`gc/multi@${untagged.digest}`]);
@@ -200,18 +205,7 @@ test('garbage-collect --delete-untagged: an untagged manifest tagged again or li
   const retagged = await pushImage(url, 'gc/again', 'tmp-a', ['retagged layer']);
   const indexed = await pushImage(url, 'gc/again', 'tmp-b', ['indexed layer']);
   const garbage = await pushImage(url, 'gc/again', 'tmp-c', ['garbage layer']);
-  const configBytes = Buffer.from('{}');
-  const emptyConfig = await pushBlob(url, 'gc/again', configBytes);
-  const signature = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    artifactType: 'application/vnd.example.signature',
-    config: { mediaType: OCI_CONFIG, digest: emptyConfig, size: configBytes.length },
-    layers: [],
-    subject: { mediaType: OCI_MANIFEST, digest: retagged.digest, size: retagged.bytes.length },
-  };
-  const signatureDigest = sha256(JSON.stringify(signature));
-  expectStatus(await pushManifest(url, 'gc/again', signatureDigest, signature, OCI_MANIFEST), 201);
+  const signatureDigest = sha256(JSON.stringify(await pushSignature(url, 'gc/again', { mediaType: OCI_MANIFEST, digest: retagged.digest, size: retagged.bytes.length })));
   for (const tag of ['tmp-a', 'tmp-b', 'tmp-c']) expectStatus(await send(url, `/v2/gc/again/manifests/${tag}`, { method: 'DELETE' }), 202);
   await ageEverything(registry.root, 2 * 3_600_000);
   const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: indexed.digest, size: indexed.bytes.length }] };
